@@ -1,0 +1,24 @@
+"""The extension's build files list what the repository holds, so a Slicer build ships every part of the library."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = ROOT / "ParomaWatermark"
+
+
+def test_module_cmakelists_lists_every_library_script():
+    listed = set(re.findall(r"\$\{MODULE_NAME\}(Lib/[\w/]+\.py)", (MODULE / "CMakeLists.txt").read_text()))
+    present = {f"Lib/{p.relative_to(MODULE / 'ParomaWatermarkLib').as_posix()}" for p in MODULE.rglob("ParomaWatermarkLib/**/*.py")}
+    assert listed == present
+
+
+def test_s4ext_has_every_field_the_extension_index_uses():
+    fields = dict(
+        line.split(" ", 1) for line in (ROOT / "ParomaWatermark.s4ext").read_text().splitlines() if line and not line.startswith("#")
+    )
+    for name in ("scm", "scmurl", "scmrevision", "depends", "build_subdirectory", "homepage", "contributors",
+                 "category", "iconurl", "status", "description", "screenshoturls", "enabled"):
+        assert fields.get(name, "").strip(), f"{name} is missing from ParomaWatermark.s4ext"
