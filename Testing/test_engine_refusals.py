@@ -52,7 +52,7 @@ def test_unusable_volumes_are_refused(volume, expected, key, bits):
         ((100, 50), "is empty"),
         ((0, 70000), "does not fit in int16"),
         (("a", 3), "pair of integers"),
-        ((0, 255), r"voxel values span \d+\.\.\d+, outside the declared range 0\.\.255"),
+        ((0, 255), r"voxel values reach \d+, outside the declared range 0\.\.255"),
     ],
 )
 def test_bad_value_ranges_are_refused(value_range, expected, key, bits):

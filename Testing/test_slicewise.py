@@ -35,3 +35,17 @@ def test_cancel_stops_and_leaves_input_alone(small_chunks, key, bits, workers):
     marked = embed(volume, key, bits)
     with pytest.raises(Cancelled):
         restore(marked.volume, key, marked.side_info, progress=lambda done, total: False)
+
+
+@pytest.mark.parametrize("dtype", ["<i2", ">i2", "<f4", "<u2"])
+def test_memory_stays_bounded_whatever_the_input_type(key, bits, dtype):
+    """Only the output and one chunk's temporaries are allocated: converted types never get a whole second copy."""
+    import tracemalloc
+
+    volume = smooth_volume(64, 256, 256).astype(dtype)
+    tracemalloc.start()
+    marked = embed(volume, key, bits, workers=1)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert marked.volume.dtype == volume.dtype
+    assert peak < 1.5 * volume.nbytes

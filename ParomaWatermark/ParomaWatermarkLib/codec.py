@@ -28,7 +28,7 @@ import numpy as np
 from . import statistics
 from .errors import CapacityError, SideInfoError
 from .slicewise import Progress, run_chunks
-from .voxels import VoxelFormat, caller_array, voxel_format, working_array
+from .voxels import VoxelFormat, as_stack, voxel_format, working_chunk
 from .watermark import WATERMARK_BITS, CarrierLayout, SecretKey, carrier_layout
 
 SCHEME = "paroma-rhombus-hs/1"
@@ -174,23 +174,21 @@ def embed(
     """
     watermark = _checked_watermark(watermark)
     fmt = voxel_format(volume, value_range)
-    work = working_array(volume, fmt)
-    slices, rows, cols = work.shape
+    slices, rows, cols = as_stack(volume).shape
     grid = block_grid(rows, cols, stride)
     layout = carrier_layout(key, grid)
     selected, ones = layout.selected, layout.ones(watermark)
     top = fmt.high
-    out = np.empty_like(work)
 
-    def embed_chunk(start: int, stop: int):
-        src, dst = work[start:stop], out[start:stop]
-        dst[...] = src
-        centre, error, high = _block_samples(src, grid, stride)
-        carriers = error == 0
-        carriers &= selected
-        raised = error > 0
-        raised &= selected
-        raised |= carriers & ones
+    # Per block position, the smallest prediction error that gets raised: 1 - b on a selected block carrying bit b
+    # (e == 0 and b == 1, or e > 0), never on the others. Likewise the error a carrier has: 0, or never.
+    raise_from = _GridThreshold(np.where(selected, 1 - ones.astype(np.int64), _NEVER))
+    carrier_at = _GridThreshold(np.where(selected, 0, _NEVER))
+
+    def embed_chunk(start: int, src: np.ndarray, dst: np.ndarray):
+        centre, error, high = _block_samples(src, grid, stride, copy_to=dst)
+        raised = error >= raise_from.as_type(error.dtype)
+        carriers = error == carrier_at.as_type(error.dtype)
         flags = np.zeros(0, dtype=bool)
         if high >= top - 1:
             at_top = centre == top
@@ -205,7 +203,7 @@ def embed(
         carried = [np.count_nonzero(plane) for plane in carriers]
         return np.count_nonzero(raised), carried, carriers.any(axis=0), flags
 
-    parts = run_chunks(embed_chunk, slices, rows * cols, progress, workers)
+    out, parts = _map_slices(volume, fmt, embed_chunk, True, progress, workers)
     changed = sum(int(p[0]) for p in parts)
     carried = tuple(int(c) for p in parts for c in p[1])
     covered = np.logical_or.reduce([p[2] for p in parts])
@@ -224,11 +222,11 @@ def embed(
         required_bits=needed,
         voxels_changed=changed,
         max_change=1 if changed else 0,
-        psnr_db=_psnr(changed, work.size, fmt),
+        psnr_db=_psnr(changed, out.size, fmt),
         value_range=(fmt.low, fmt.high),
         side_info_bytes=len(side_info),
     )
-    return Embedding(caller_array(out, fmt), side_info, report, stride, (fmt.low, fmt.high))
+    return Embedding(out, side_info, report, stride, (fmt.low, fmt.high))
 
 
 def read_blocks(
@@ -277,19 +275,15 @@ def restore(
     """The original of a watermarked `volume`, bit for bit, given the key, side information and embedding parameters."""
     flags = unpack_side_info(side_info)
     fmt = voxel_format(volume, value_range)
-    work = working_array(volume, fmt)
-    slices, rows, cols = work.shape
+    slices, rows, cols = as_stack(volume).shape
     grid = block_grid(rows, cols, stride)
     selected = carrier_layout(key, grid).selected
     top = fmt.high
-    out = np.empty_like(work)
+    lower_from = _GridThreshold(np.where(selected, 1, _NEVER))
 
-    def restore_chunk(start: int, stop: int) -> np.ndarray:
-        src, dst = work[start:stop], out[start:stop]
-        dst[...] = src
-        centre, error, high = _block_samples(src, grid, stride)
-        lowered = error >= 1
-        lowered &= selected
+    def restore_chunk(start: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        centre, error, high = _block_samples(src, grid, stride, copy_to=dst)
+        lowered = error >= lower_from.as_type(error.dtype)
         ambiguous = np.zeros(0, dtype=np.intp)
         if high >= top:
             at_top = (centre == top) & selected
@@ -299,7 +293,8 @@ def restore(
         _centres(dst, grid, stride)[...] = centre
         return ambiguous
 
-    ambiguous = np.concatenate(run_chunks(restore_chunk, slices, rows * cols, progress, workers))
+    out, parts = _map_slices(volume, fmt, restore_chunk, True, progress, workers)
+    ambiguous = np.concatenate(parts)
     if ambiguous.size != flags.size:
         raise SideInfoError(
             f"the side information describes {flags.size} saturated carrier blocks but this volume has "
@@ -307,8 +302,8 @@ def restore(
         )
     if ambiguous.size:
         s, i, j = np.unravel_index(ambiguous, (slices,) + grid)
-        out[s, 1 + i * stride, 1 + j * stride] = np.where(flags, top, top - 1)
-    return caller_array(out, fmt)
+        as_stack(out)[s, 1 + i * stride, 1 + j * stride] = np.where(flags, top, top - 1)
+    return out
 
 
 def pack_side_info(flags: np.ndarray) -> bytes:
@@ -341,23 +336,53 @@ def _read_codes(
 ) -> tuple[np.ndarray, list[T | None]]:
     """Block codes of a volume (0, 1: a readable bit; 2: nothing to read), and `each_chunk` of each chunk's codes."""
     fmt = voxel_format(volume, value_range)
-    work = working_array(volume, fmt)
-    slices, rows, cols = work.shape
+    slices, rows, cols = as_stack(volume).shape
     grid = block_grid(rows, cols, stride)
     codes = np.empty((slices,) + grid, dtype=np.uint8)
     top = fmt.high
 
-    def read_chunk(start: int, stop: int) -> T | None:
-        centre, error, high = _block_samples(work[start:stop], grid, stride)
+    def read_chunk(start: int, src: np.ndarray, dst: None) -> T | None:
+        centre, error, high = _block_samples(src, grid, stride)
         # Seen as unsigned, negative errors are huge, so one minimum maps every error outside {0, 1} to 2.
         unsigned = error.view(np.dtype(f"u{error.dtype.itemsize}"))
-        block = codes[start:stop]
+        block = codes[start : start + len(src)]
         np.minimum(unsigned, _UNREADABLE, out=block, casting="unsafe")
         if high >= top:
             block[centre == top] = _UNREADABLE
         return None if each_chunk is None else each_chunk(block)
 
-    return codes, run_chunks(read_chunk, slices, rows * cols, progress, workers)
+    return codes, _map_slices(volume, fmt, read_chunk, False, progress, workers)[1]
+
+
+def _map_slices(
+    volume: np.ndarray,
+    fmt: VoxelFormat,
+    work: Callable[[int, np.ndarray, np.ndarray | None], T],
+    output: bool,
+    progress: Progress | None,
+    workers: int | None,
+) -> tuple[np.ndarray | None, list[T]]:
+    """Run `work(first slice, source, destination)` over chunks of slices, in the engine's native integer type.
+
+    With `output`, returns a new volume in the caller's type and shape that `work` fills through its destination
+    (a view of it, or a native buffer converted back per chunk); the input is never written.
+    """
+    stack = as_stack(volume)
+    out = np.empty(stack.shape, dtype=fmt.dtype) if output else None
+    in_place = fmt.dtype == fmt.work_dtype
+
+    def run(start: int, stop: int) -> T:
+        src = working_chunk(stack[start:stop], fmt)
+        if out is None:
+            return work(start, src, None)
+        dst = out[start:stop] if in_place else np.empty_like(src)
+        result = work(start, src, dst)
+        if not in_place:
+            out[start:stop] = dst
+        return result
+
+    results = run_chunks(run, stack.shape[0], stack.shape[1] * stack.shape[2], progress, workers)
+    return (None if out is None else out.reshape(volume.shape)), results
 
 
 def _slice_votes(codes: np.ndarray, layout: CarrierLayout) -> tuple[np.ndarray, np.ndarray]:
@@ -372,28 +397,55 @@ def _slice_votes(codes: np.ndarray, layout: CarrierLayout) -> tuple[np.ndarray, 
     return zeros, ones
 
 
+_NEVER = np.iinfo(np.int64).max
+
+
+class _GridThreshold:
+    """A per-block-position threshold on prediction errors, in the error's own integer type (one conversion per type).
+
+    `_NEVER` becomes the type's largest value, which no prediction error reaches: errors lie strictly inside half the
+    range of the type they are computed in.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._values = values
+        self._typed: dict[np.dtype, np.ndarray] = {}
+
+    def as_type(self, dtype: np.dtype) -> np.ndarray:
+        if dtype not in self._typed:
+            self._typed[dtype] = np.minimum(self._values, np.iinfo(dtype).max).astype(dtype)
+        return self._typed[dtype]
+
+
 def _centres(stack: np.ndarray, grid: tuple[int, int], stride: int) -> np.ndarray:
     rows, cols = grid
     return stack[:, 1 : (rows - 1) * stride + 2 : stride, 1 : (cols - 1) * stride + 2 : stride]
 
 
-def _block_samples(stack: np.ndarray, grid: tuple[int, int], stride: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _block_samples(
+    stack: np.ndarray, grid: tuple[int, int], stride: int, copy_to: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """The block centres (a contiguous copy), their prediction errors c - floor((N+S+E+W)/4), and the largest sample.
 
-    The five samples of every block are gathered once into contiguous planes. The arithmetic stays in the volume's own
-    integer width when the values leave room for a sum of four (CT and MR nearly always do), else it widens.
+    The five samples of every block are gathered into contiguous planes one slice at a time, while the slice is in
+    the cache (and copied to `copy_to` on the way). The arithmetic stays in the volume's own integer width when the
+    values leave room for a sum of four (CT and MR nearly always do), else it widens.
     """
     rows, cols = grid
     last_r, last_c = (rows - 1) * stride, (cols - 1) * stride
+    north = (slice(0, last_r + 1, stride), slice(1, last_c + 2, stride))
+    south = (slice(2, last_r + 3, stride), slice(1, last_c + 2, stride))
+    west = (slice(1, last_r + 2, stride), slice(0, last_c + 1, stride))
+    east = (slice(1, last_r + 2, stride), slice(2, last_c + 3, stride))
+    centre = (slice(1, last_r + 2, stride), slice(1, last_c + 2, stride))
     samples = np.empty((5, stack.shape[0], rows, cols), dtype=stack.dtype)
-    samples[0] = stack[:, 0 : last_r + 1 : stride, 1 : last_c + 2 : stride]
-    samples[1] = stack[:, 2 : last_r + 3 : stride, 1 : last_c + 2 : stride]
-    samples[2] = stack[:, 1 : last_r + 2 : stride, 0 : last_c + 1 : stride]
-    samples[3] = stack[:, 1 : last_r + 2 : stride, 2 : last_c + 3 : stride]
-    samples[4] = stack[:, 1 : last_r + 2 : stride, 1 : last_c + 2 : stride]
+    for index, plane in enumerate(stack):
+        if copy_to is not None:
+            copy_to[index] = plane
+        for sample, where in zip(samples, (north, south, west, east, centre)):
+            sample[index] = plane[where]
     low, high = int(samples.min()), int(samples.max())
-    bits = 8 * stack.dtype.itemsize
-    room = 2 ** (bits - 3)
+    room = 2 ** (8 * stack.dtype.itemsize - 3)
     if -room <= low and high < room:
         arithmetic = samples.view(np.dtype(f"i{stack.dtype.itemsize}"))
     else:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from functools import lru_cache
 from typing import TypeVar
 
 from .errors import Cancelled
@@ -56,18 +57,24 @@ def run_chunks(
             results.append(work(start, stop))
             _report(progress, stop, slices)
         return results
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paroma") as pool:
-        futures = [pool.submit(work, start, stop) for start, stop in parts]
-        results = []
-        try:
-            for (_, stop), future in zip(parts, futures):
-                results.append(future.result())
-                _report(progress, stop, slices)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        return results
+    futures = [_pool(workers).submit(work, start, stop) for start, stop in parts]
+    results = []
+    try:
+        for (_, stop), future in zip(parts, futures):
+            results.append(future.result())
+            _report(progress, stop, slices)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        raise
+    return results
+
+
+@lru_cache(maxsize=4)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A thread pool kept for the life of the process: starting threads costs more than a chunk of work."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paroma")
 
 
 def _report(progress: Progress | None, done: int, total: int) -> None:

@@ -57,7 +57,7 @@ def type_range(dtype: np.dtype) -> tuple[int, int]:
 def voxel_format(volume: np.ndarray, value_range: tuple[int, int] | None = None) -> VoxelFormat:
     """Check that `volume` can carry a reversible watermark and describe its format.
 
-    Only the type and shape are looked at here; `working_array` checks the values.
+    Only the type and shape are looked at here; `working_chunk` checks the values.
     """
     if not isinstance(volume, np.ndarray):
         raise VolumeError(
@@ -90,23 +90,23 @@ def voxel_format(volume: np.ndarray, value_range: tuple[int, int] | None = None)
     return VoxelFormat(dtype=dtype, work_dtype=work, low=low, high=high, ndim=volume.ndim)
 
 
-def working_array(volume: np.ndarray, fmt: VoxelFormat) -> np.ndarray:
-    """The volume as a 3D native integer array (a view when no conversion is needed), values checked against the range."""
-    stack = volume.reshape((1,) + volume.shape) if volume.ndim == 2 else volume
+def as_stack(volume: np.ndarray) -> np.ndarray:
+    """A 2D slice as a stack of one slice; a 3D volume as it is (both views)."""
+    return volume.reshape((1,) + volume.shape) if volume.ndim == 2 else volume
+
+
+def working_chunk(chunk: np.ndarray, fmt: VoxelFormat) -> np.ndarray:
+    """Slices of the caller's volume as native integers (a view when no conversion is needed), values checked.
+
+    Called on one chunk of slices at a time, so converting a big-endian or float volume never holds a second copy of
+    the whole volume.
+    """
     if fmt.dtype.kind == "f":
-        _check_whole_numbers(stack, fmt)
-        return stack.astype(fmt.work_dtype)
+        _check_whole_numbers(chunk, fmt)
+        return chunk.astype(fmt.work_dtype)
     if (fmt.low, fmt.high) != type_range(fmt.dtype):
-        _check_values_in_range(stack, fmt)
-    if fmt.dtype != fmt.work_dtype:
-        return stack.astype(fmt.work_dtype)
-    return stack
-
-
-def caller_array(work: np.ndarray, fmt: VoxelFormat) -> np.ndarray:
-    """Turn the engine's working array back into the caller's type, byte order and number of dimensions."""
-    out = work if work.dtype == fmt.dtype else work.astype(fmt.dtype)
-    return out[0] if fmt.ndim == 2 else out
+        _check_values_in_range(chunk, fmt)
+    return chunk if fmt.dtype == fmt.work_dtype else chunk.astype(fmt.work_dtype)
 
 
 _COLOUR_IMAGE_MIN_SIDE = 16
@@ -158,7 +158,7 @@ def _check_values_in_range(stack: np.ndarray, fmt: VoxelFormat) -> None:
     vmin, vmax = int(stack.min()), int(stack.max())
     if vmin < fmt.low or vmax > fmt.high:
         raise VolumeError(
-            f"voxel values span {vmin}..{vmax}, outside the declared range {fmt.low}..{fmt.high}: "
+            f"voxel values reach {vmin if vmin < fmt.low else vmax}, outside the declared range {fmt.low}..{fmt.high}: "
             "check the value range (for DICOM, Bits Stored and Pixel Representation) or leave it unset"
         )
 
@@ -170,8 +170,8 @@ def _check_whole_numbers(stack: np.ndarray, fmt: VoxelFormat) -> None:
     if fractional.size:
         where = tuple(int(i) for i in np.unravel_index(fractional[0], stack.shape))
         raise VolumeError(
-            f"float voxels must be whole numbers to be watermarked reversibly, but {fractional.size} are not "
-            f"(first at slice/row/column {where}: {stack[where]!r}); use the integer data the scanner stored "
+            f"float voxels must be whole numbers to be watermarked reversibly, but some are not "
+            f"(e.g. {float(stack[where])!r}); use the integer data the scanner stored "
             "(e.g. DICOM stored values), not rescaled or resampled intensities"
         )
     _check_values_in_range(stack, fmt)
