@@ -22,3 +22,17 @@ def test_s4ext_has_every_field_the_extension_index_uses():
     for name in ("scm", "scmurl", "scmrevision", "depends", "build_subdirectory", "homepage", "contributors",
                  "category", "iconurl", "status", "description", "screenshoturls", "enabled"):
         assert fields.get(name, "").strip(), f"{name} is missing from ParomaWatermark.s4ext"
+
+
+def test_icon_is_128_pixels_and_regenerated_by_its_script():
+    import importlib.util
+
+    import numpy as np
+    import SimpleITK as sitk
+
+    spec = importlib.util.spec_from_file_location("make_icon", ROOT / "Resources" / "make_icon.py")
+    make_icon = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_icon)
+    committed = sitk.GetArrayFromImage(sitk.ReadImage(str(ROOT / "Resources" / "ParomaWatermark.png")))
+    assert committed.shape == (128, 128, 4)
+    assert np.array_equal(committed, make_icon.draw())

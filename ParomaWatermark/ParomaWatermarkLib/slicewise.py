@@ -20,7 +20,7 @@ T = TypeVar("T")
 Progress = Callable[[int, int], "bool | None"]
 """Called with (slices done, slices in all); returning False cancels the operation."""
 
-CHUNK_VOXELS = 1 << 20
+CHUNK_VOXELS = 1 << 21
 """About how many voxels one chunk holds: big enough to amortise Python overhead, small enough for the caches."""
 
 
