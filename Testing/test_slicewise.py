@@ -12,7 +12,7 @@ from ParomaWatermarkLib import Cancelled, embed, restore
 
 
 def test_progress_counts_slices_on_the_calling_thread(small_chunks, key, bits):
-    volume = smooth_volume(12, 30, 30)
+    volume = smooth_volume(12, 40, 40)
     seen, threads = [], set()
 
     def progress(done: int, total: int) -> None:
@@ -27,7 +27,7 @@ def test_progress_counts_slices_on_the_calling_thread(small_chunks, key, bits):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cancel_stops_and_leaves_input_alone(small_chunks, key, bits, workers):
-    volume = smooth_volume(12, 30, 30)
+    volume = smooth_volume(12, 40, 40)
     before = volume.copy()
     with pytest.raises(Cancelled, match="cancelled after 3 of 12 slices"):
         embed(volume, key, bits, progress=lambda done, total: done < 3, workers=workers)

@@ -35,8 +35,11 @@ def test_layout_selects_about_half_and_spreads_bits_evenly(key):
     layout = carrier_layout(key, (170, 170))
     selected = int(layout.selected.sum())
     assert abs(selected - 170 * 170 / 2) < 5 * np.sqrt(170 * 170 / 4)
-    counts = np.bincount(layout.bit_index[layout.selected], minlength=256)
-    assert counts.max() - counts.min() <= 1
+    counts = np.bincount(layout.carrier_bits, minlength=256)
+    expected = selected / 256
+    assert np.all(np.abs(counts - expected) < 6 * np.sqrt(expected))
+    assert np.array_equal(np.sort(layout.by_bit), layout.carriers)
+    assert np.all(np.diff(layout.bit_index.reshape(-1)[layout.by_bit].astype(int)) >= 0)
 
 
 def test_layout_depends_on_key_and_grid_only(key):

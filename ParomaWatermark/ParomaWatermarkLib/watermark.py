@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -91,28 +90,44 @@ def bits_from_hex(text: str) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))
 
 
-@dataclass(frozen=True)
 class CarrierLayout:
-    """The key's choices over an in-plane grid of blocks: which blocks carry, and which watermark bit each carries."""
+    """The key's choices over an in-plane grid of blocks: which blocks carry, and which watermark bit each carries.
 
-    selected: np.ndarray
-    """bool (grid rows, grid columns): the block carries a watermark bit."""
-    bit_index: np.ndarray
-    """uint8 (grid rows, grid columns): the watermark bit a selected block carries (0 where not selected)."""
-    carriers: np.ndarray
-    """intp: flat grid indices of the selected blocks, in row-major order."""
-    carrier_bits: np.ndarray
-    """uint8: the watermark bit each of `carriers` carries."""
-    by_bit: np.ndarray
-    """intp: the flat grid indices of the carriers ordered by the bit they carry."""
-    bit_starts: np.ndarray
-    """intp: where each carried bit's run starts in `by_bit`."""
-    bits_carried: np.ndarray
-    """intp: the watermark bits that have at least one carrier on this grid, in order."""
+    Every block position draws two bytes from SHAKE-256(key, grid): the first selects the block (half of the values
+    do), the second names the watermark bit it carries. Cheap enough to derive for a thousand keys in a leak check.
+    """
+
+    def __init__(self, selected: np.ndarray, bit_index: np.ndarray) -> None:
+        self.selected = selected
+        """bool (grid rows, grid columns): the block carries a watermark bit."""
+        self.bit_index = bit_index
+        """uint8 (grid rows, grid columns): the watermark bit a block would carry."""
+        self.carriers = np.flatnonzero(selected)
+        """intp: flat grid indices of the selected blocks, in row-major order."""
+        self.carrier_bits = bit_index.reshape(-1)[self.carriers]
+        """uint8: the watermark bit each of `carriers` carries."""
+        for array in (self.carriers, self.carrier_bits):
+            array.flags.writeable = False
 
     @property
     def grid_shape(self) -> tuple[int, int]:
         return self.selected.shape
+
+    @cached_property
+    def by_bit(self) -> np.ndarray:
+        """intp: the flat grid indices of the carriers ordered by the bit they carry."""
+        return self.carriers[np.argsort(self.carrier_bits, kind="stable")]
+
+    @cached_property
+    def bits_carried(self) -> np.ndarray:
+        """intp: the watermark bits that have at least one carrier on this grid, in order."""
+        return np.flatnonzero(np.bincount(self.carrier_bits, minlength=WATERMARK_BITS))
+
+    @cached_property
+    def bit_starts(self) -> np.ndarray:
+        """intp: where each of `bits_carried` starts in `by_bit`."""
+        counts = np.bincount(self.carrier_bits, minlength=WATERMARK_BITS)
+        return (np.cumsum(counts) - counts)[self.bits_carried]
 
     def ones(self, bits: np.ndarray) -> np.ndarray:
         """bool grid: the selected blocks whose watermark bit is 1."""
@@ -126,26 +141,8 @@ def carrier_layout(key: SecretKey, grid_shape: tuple[int, int]) -> CarrierLayout
 
 @lru_cache(maxsize=64)
 def _layout(raw_key: bytes, rows: int, cols: int) -> CarrierLayout:
-    count = rows * cols
     seed = b"paroma-carriers/1" + raw_key + f"{rows}x{cols}".encode("ascii")
-    stream = np.frombuffer(hashlib.shake_256(seed).digest(8 * count), dtype="<u4").reshape(2, count)
-    selected = stream[0] < np.uint32(CARRIER_FRACTION * 2**32)
-    # Carriers take the 256 bits in turn, in a keyed order: every bit is carried equally often on any grid.
-    order = np.flatnonzero(selected)[np.argsort(stream[1][selected], kind="stable")]
-    bit_index = np.zeros(count, dtype=np.uint8)
-    bit_index[order] = np.arange(order.size) % WATERMARK_BITS
-    carriers = np.flatnonzero(selected)
-    carrier_bits = bit_index[carriers]
-    by_bit = carriers[np.argsort(carrier_bits, kind="stable")]
-    bits_carried, bit_starts = (a.astype(np.intp) for a in np.unique(bit_index[by_bit], return_index=True))
-    for array in (selected, bit_index, carriers, carrier_bits, by_bit, bit_starts, bits_carried):
-        array.flags.writeable = False
-    return CarrierLayout(
-        selected=selected.reshape(rows, cols),
-        bit_index=bit_index.reshape(rows, cols),
-        carriers=carriers,
-        carrier_bits=carrier_bits,
-        by_bit=by_bit,
-        bit_starts=bit_starts,
-        bits_carried=bits_carried,
-    )
+    stream = np.frombuffer(hashlib.shake_256(seed).digest(2 * rows * cols), dtype=np.uint8).reshape(2, rows, cols)
+    selected = stream[0] < round(CARRIER_FRACTION * 256)
+    selected.flags.writeable = False
+    return CarrierLayout(selected=selected, bit_index=stream[1])
