@@ -16,8 +16,24 @@ from .codec import (
     read_blocks,
     restore,
 )
-from .errors import Cancelled, CapacityError, KeyFormatError, ParomaError, SideInfoError, VolumeError
+from .detection import Finding
+from .errors import (
+    Cancelled,
+    CapacityError,
+    KeyFormatError,
+    LedgerError,
+    LedgerIntegrityError,
+    MasterKeyError,
+    NotRecordedError,
+    ParomaError,
+    RestoreError,
+    SideInfoError,
+    VolumeError,
+)
 from .hashing import VolumeHash, volume_hash
+from .ledger import LocalLedger, MasterKey, VerifyReport
+from .ledger.records import WatermarkRecord
+from .logic import ParomaWatermarkLogic, default_ledger_path
 from .statistics import chance_match_probability, required_bits
 from .watermark import WATERMARK_BITS, SecretKey, carrier_layout, watermark_bits, watermark_message
 
@@ -30,6 +46,18 @@ __all__ = [
     "Cancelled",
     "CapacityError",
     "EmbedReport",
+    "Finding",
+    "LedgerError",
+    "LedgerIntegrityError",
+    "LocalLedger",
+    "MasterKey",
+    "MasterKeyError",
+    "NotRecordedError",
+    "ParomaWatermarkLogic",
+    "RestoreError",
+    "VerifyReport",
+    "WatermarkRecord",
+    "default_ledger_path",
     "Embedding",
     "Extraction",
     "KeyFormatError",

@@ -49,6 +49,8 @@ class EmbedReport:
     """Blocks that carry a watermark bit, over the whole volume."""
     carriers_per_slice: tuple[int, ...]
     """Watermark bits embedded in each slice."""
+    changed_per_slice: tuple[int, ...]
+    """Voxels changed in each slice (a slice left unchanged cannot be told apart from the original by its hash)."""
     distinct_bits: int
     """How many of the 256 watermark bits are carried at least once."""
     required_bits: int
@@ -60,7 +62,11 @@ class EmbedReport:
     side_info_bytes: int
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"carriers_per_slice": list(self.carriers_per_slice), "value_range": list(self.value_range)}
+        return asdict(self) | {
+            "carriers_per_slice": list(self.carriers_per_slice),
+            "changed_per_slice": list(self.changed_per_slice),
+            "value_range": list(self.value_range),
+        }
 
 
 @dataclass(frozen=True)
@@ -202,10 +208,11 @@ def embed(
             np.add(centre, raised, out=centre, casting="unsafe")
         _centres(dst, grid, stride)[...] = centre
         carried = [np.count_nonzero(plane) for plane in carriers]
-        return np.count_nonzero(raised), carried, carriers.any(axis=0), flags
+        return [np.count_nonzero(plane) for plane in raised], carried, carriers.any(axis=0), flags
 
     out, parts = _map_slices(volume, fmt, embed_chunk, True, progress, workers)
-    changed = sum(int(p[0]) for p in parts)
+    changed_per_slice = tuple(int(c) for p in parts for c in p[0])
+    changed = sum(changed_per_slice)
     carried = tuple(int(c) for p in parts for c in p[1])
     covered = np.logical_or.reduce([p[2] for p in parts])
     distinct = int(np.unique(layout.bit_index[covered]).size) if covered.any() else 0
@@ -219,6 +226,7 @@ def embed(
         selected_per_slice=int(np.count_nonzero(selected)),
         carriers=sum(carried),
         carriers_per_slice=carried,
+        changed_per_slice=changed_per_slice,
         distinct_bits=distinct,
         required_bits=needed,
         voxels_changed=changed,

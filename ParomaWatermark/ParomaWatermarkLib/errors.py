@@ -30,3 +30,23 @@ class KeyFormatError(ParomaError, ValueError):
 
 class Cancelled(ParomaError):
     """The caller cancelled a long operation; nothing was changed."""
+
+
+class LedgerError(ParomaError):
+    """The ledger cannot do what was asked (unreadable, locked, or refused the request)."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """The ledger's chain or index does not verify: something was changed, removed or inserted."""
+
+
+class MasterKeyError(LedgerError):
+    """The ledger master key is missing, malformed, unsafe on disk, or not the one that sealed these keys."""
+
+
+class NotRecordedError(ParomaError, LookupError):
+    """The volume is not a watermarked copy that the ledger knows."""
+
+
+class RestoreError(ParomaError):
+    """The original could not be restored bit for bit."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
 
 DEFAULT_FALSE_MATCH_BOUND = 1e-9
 REFERENCE_LEDGER_SIZE = 100_000
@@ -39,3 +42,20 @@ def required_bits(false_match_bound: float = DEFAULT_FALSE_MATCH_BOUND, ledger_s
     if not 0 < false_match_bound < 1:
         raise ValueError(f"the false-match bound must lie strictly between 0 and 1, got {false_match_bound}")
     return math.ceil(math.log2(max(1, ledger_size) / false_match_bound))
+
+
+@lru_cache(maxsize=1)
+def log_tail_table(max_voted: int = 256) -> np.ndarray:
+    """Natural logs of P(Binomial(n, 1/2) >= m) for every n, m <= max_voted: for ranking many candidates at once.
+
+    Index as table[voted, matched]; the exact probability of the winner is then computed with `binomial_tail`.
+    """
+    n = np.arange(max_voted + 1)[:, None]
+    k = np.arange(max_voted + 1)[None, :]
+    lgamma = np.vectorize(math.lgamma)
+    with np.errstate(invalid="ignore"):
+        log_pmf = lgamma(n + 1) - lgamma(k + 1) - lgamma(np.maximum(n - k, 0) + 1) - n * math.log(2)
+    log_pmf = np.where(k <= n, log_pmf, -np.inf)
+    tail = np.logaddexp.accumulate(log_pmf[:, ::-1], axis=1)[:, ::-1]
+    tail[:, 0] = 0.0
+    return tail

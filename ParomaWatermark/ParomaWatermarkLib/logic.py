@@ -1,0 +1,214 @@
+"""ParomaWatermarkLogic: the one class the Slicer panel, the Python console, the command line and the server call.
+
+    from ParomaWatermarkLib import ParomaWatermarkLogic
+    logic = ParomaWatermarkLogic(ledger="path/to/ledger.db")
+    marked, record = logic.watermark(volume, paroma_id="P-0001", recipient="DS-42")
+    finding = logic.check(suspect)
+    original = logic.restore(marked)
+    report = logic.verify_ledger()
+
+`volume` is a numpy integer array (2D, or 3D with slices along axis 0) or a scalar volume node; for a node, watermark
+and restore return a new node in the same scene with the same geometry.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import codec
+from .detection import Finding, check_volume
+from .errors import NotRecordedError, RestoreError
+from .hashing import volume_hash
+from .ledger import LEAK_CHECK, RESTORE, WATERMARK, LocalLedger, MasterKey, VerifyReport, decimal_text
+from .ledger.blocks import utc_timestamp
+from .ledger.records import WatermarkRecord, seal_context, watermark_payload
+from .slicewise import Progress
+from .statistics import DEFAULT_FALSE_MATCH_BOUND
+from .volumes.mrml import is_mrml_node, node_array, node_geometry, node_like
+from .watermark import SecretKey, watermark_bits, watermark_message
+
+LEDGER_ENVIRONMENT_VARIABLE = "PAROMA_LEDGER"
+
+
+def default_ledger_path() -> Path:
+    """PAROMA_LEDGER if set, else `ledger.db` in the user's data folder for ParomaWatermark (created if missing)."""
+    if os.environ.get(LEDGER_ENVIRONMENT_VARIABLE):
+        return Path(os.environ[LEDGER_ENVIRONMENT_VARIABLE]).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    folder = base / "ParomaWatermark"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / "ledger.db"
+
+
+class ParomaWatermarkLogic:
+    """Watermark volumes for recipients, record them in a ledger, trace leaked copies, restore originals."""
+
+    def __init__(
+        self,
+        ledger: str | os.PathLike | LocalLedger | None = None,
+        *,
+        master_key: MasterKey | str | None = None,
+        false_match_bound: float = DEFAULT_FALSE_MATCH_BOUND,
+        workers: int | None = None,
+    ) -> None:
+        if isinstance(ledger, LocalLedger):
+            self.ledger = ledger
+        else:
+            self.ledger = LocalLedger(default_ledger_path() if ledger is None else ledger, master_key)
+        if not 0 < false_match_bound < 1:
+            raise ValueError(f"the false-match bound must lie strictly between 0 and 1, got {false_match_bound}")
+        self.false_match_bound = false_match_bound
+        self.workers = workers
+
+    def watermark(
+        self,
+        volume,
+        paroma_id: str,
+        recipient: str,
+        *,
+        value_range: tuple[int, int] | None = None,
+        stride: int = codec.DEFAULT_STRIDE,
+        progress: Progress | None = None,
+    ):
+        """Watermark a copy of `volume` for `recipient` and record it; returns (watermarked copy, WatermarkRecord)."""
+        message = watermark_message(paroma_id, recipient)
+        array, geometry = self._array_and_geometry(volume)
+        phases = _Phases(progress, 3)
+        original = volume_hash(array, progress=phases.next(), workers=self.workers)
+        key = SecretKey.generate()
+        watermarked_at = utc_timestamp()
+        bits = watermark_bits(message, key, watermarked_at)
+        embedding = codec.embed(
+            array, key, bits, stride=stride, value_range=value_range, progress=phases.next(), workers=self.workers
+        )
+        marked = volume_hash(embedding.volume, progress=phases.next(), workers=self.workers)
+        payload = watermark_payload(
+            paroma_id=paroma_id,
+            recipient=recipient,
+            watermarked_at=watermarked_at,
+            watermark=bits,
+            sealed_key=self.ledger.seal(key, seal_context(self.ledger.ledger_id, message, watermarked_at)),
+            key_fingerprint=key.fingerprint(),
+            embedding=embedding,
+            original=original,
+            marked=marked,
+            geometry={"shape": list(array.shape), "dtype": array.dtype.newbyteorder("<").str} | geometry,
+            source=volume.GetName() if is_mrml_node(volume) else None,
+        )
+        record = WatermarkRecord(self.ledger.append(WATERMARK, payload, slice_hashes=marked.slices))
+        if is_mrml_node(volume):
+            return node_like(volume, embedding.volume, f"{volume.GetName()} [watermarked: {recipient}]"), record
+        return embedding.volume, record
+
+    def check(self, suspect, *, progress: Progress | None = None) -> Finding:
+        """Whose copy is `suspect`? Records the check in the ledger and returns the Finding."""
+        array, _ = self._array_and_geometry(suspect)
+        hashes = volume_hash(array, workers=self.workers)
+        finding = check_volume(
+            self.ledger,
+            array,
+            self._key_for,
+            bound=self.false_match_bound,
+            suspect_hash=hashes,
+            progress=progress,
+            workers=self.workers,
+        )
+        probability = finding.false_match_probability
+        self.ledger.append(
+            LEAK_CHECK,
+            {
+                "suspect_hash": hashes.volume,
+                "shape": list(array.shape),
+                "detected": finding.detected,
+                "method": finding.method,
+                "block": finding.block,
+                "matched_bits": finding.matched_bits,
+                "voted_bits": finding.voted_bits,
+                "false_match_probability": None if probability is None else decimal_text(probability),
+                "bound": decimal_text(finding.bound),
+                "candidates": finding.candidates,
+                "slices": len(finding.slices),
+            },
+        )
+        return finding
+
+    def restore(self, marked, *, progress: Progress | None = None):
+        """The exact original of a watermarked copy, checked against the original's recorded hash."""
+        array, _ = self._array_and_geometry(marked)
+        record = self._record_of(array)
+        phases = _Phases(progress, 2)
+        restored = codec.restore(
+            array,
+            self._key_for(record),
+            record.side_info,
+            stride=record.stride,
+            value_range=record.value_range,
+            progress=phases.next(),
+            workers=self.workers,
+        )
+        restored_hash = volume_hash(restored, progress=phases.next(), workers=self.workers)
+        if restored_hash.volume != record.original_hash:
+            raise RestoreError(
+                f"the restored voxels do not match the original recorded in block {record.index}: this copy was "
+                "changed after it was watermarked, so the exact original cannot be recovered from it"
+            )
+        self.ledger.append(RESTORE, {"block": record.index, "restored_hash": restored_hash.volume, "verified": True})
+        if is_mrml_node(marked):
+            name = marked.GetName().split(" [watermarked:")[0]
+            return node_like(marked, restored, f"{name} [restored original]")
+        return restored
+
+    def verify_ledger(self) -> VerifyReport:
+        """Verify every block's hash and link, and the ledger's index."""
+        return self.ledger.verify()
+
+    def record(self, block: int) -> WatermarkRecord:
+        """The watermark record in block `block`."""
+        return WatermarkRecord(self.ledger.block(block))
+
+    def _record_of(self, array: np.ndarray) -> WatermarkRecord:
+        hashes = volume_hash(array, workers=self.workers)
+        exact = self.ledger.find_volume(hashes.volume)
+        if exact:
+            return WatermarkRecord(exact[0])
+        finding = check_volume(
+            self.ledger, array, self._key_for, bound=self.false_match_bound, suspect_hash=hashes, workers=self.workers
+        )
+        if not finding.detected:
+            raise NotRecordedError(
+                "this volume is not a watermarked copy recorded in the ledger: there is nothing to restore "
+                "(check that the right ledger is open)"
+            )
+        return self.record(finding.block)
+
+    def _key_for(self, record: WatermarkRecord) -> SecretKey:
+        return self.ledger.unseal(record.sealed_key, record.seal_context(self.ledger.ledger_id))
+
+    @staticmethod
+    def _array_and_geometry(volume) -> tuple[np.ndarray, dict]:
+        if is_mrml_node(volume):
+            return node_array(volume), node_geometry(volume)
+        return volume, {}
+
+
+class _Phases:
+    """Reports progress over several passes of a volume as one sequence: pass i of n, slice j of m."""
+
+    def __init__(self, progress: Progress | None, passes: int) -> None:
+        self._progress, self._passes, self._done = progress, passes, 0
+
+    def next(self) -> Progress | None:
+        if self._progress is None:
+            return None
+        offset, self._done = self._done, self._done + 1
+        passes, progress = self._passes, self._progress
+        return lambda done, total: progress(offset * total + done, passes * total)
