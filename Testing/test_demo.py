@@ -1,4 +1,4 @@
-"""The README's first command: the demonstration on real scans."""
+"""The README's first command: the demonstration on real scans, with its own ledger."""
 
 from __future__ import annotations
 
@@ -7,20 +7,24 @@ import json
 from ParomaWatermarkLib import demo
 
 
-def test_demo_traces_the_leak_and_restores_exactly(capsys):
-    assert demo.main(["--json"]) == 0
+def test_demo_traces_the_leak_and_restores_exactly(tmp_path, capsys):
+    assert demo.main(["--json", "--workdir", str(tmp_path)]) == 0
     result = json.loads(capsys.readouterr().out)
-    right = result["read_right_key"]
-    assert right["matched_bits"] == right["voted_bits"] == result["embed"]["distinct_bits"] >= 47
-    assert result["read_wrong_key"]["chance_match_probability"] > 1e-9
-    assert result["read_original"]["chance_match_probability"] > 1e-9
-    assert result["leak"]["matched_bits"] == result["leak"]["voted_bits"]
-    assert result["leak"]["chance_match_probability"] < 1e-9
+    leak = result["check_leak"]
+    assert (leak["detected"], leak["method"], leak["recipient"]) == (True, "watermark", "DS-42")
+    assert leak["matched_bits"] == leak["voted_bits"] and leak["false_match_probability"] < 1e-9
+    assert leak["slices"] == [0, 1, 2, 3, 4]
+    assert result["check_exact_copy"]["method"] == "hash" and result["check_exact_copy"]["recipient"] == "DS-99"
+    assert result["check_original"]["detected"] is False
     assert result["restored_bit_exact"] is True
+    assert result["ledger"] == {"ok": True, "blocks": 8, "first_bad_block": None, "reason": ""}
     assert [r["refused"] for r in result["refused"]] == [True, True]
+    assert (tmp_path / "ledger.db").exists() and (tmp_path / "ledger.db.key").stat().st_mode & 0o077 == 0
 
 
-def test_demo_prints_a_readable_report(capsys):
-    assert demo.main([]) == 0
+def test_demo_prints_a_readable_report(tmp_path, capsys):
+    assert demo.main(["--workdir", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    assert "Restored with the key: bit-exact" in text and "refused: the volume can carry only" in text
+    assert "Leaked copy of P-0001 given to DS-42" in text
+    assert "check the original:     No watermark detected" in text
+    assert "bit-exact" in text and "Ledger: intact, 8 blocks" in text

@@ -1,12 +1,12 @@
-"""A short demonstration of the engine on real scans that Python packages ship.
+"""A short demonstration on real scans that Python packages ship, with its own ledger in a work folder.
 
-    python -m ParomaWatermarkLib.demo [--json]
+    python -m ParomaWatermarkLib.demo [--workdir DIR] [--json]
 
-Watermarks a real MR volume (nibabel's example fMRI run, 24 slices of 96x128) for a data scientist, reads the
-watermark back with the right key and with a wrong one, traces a "leaked" part of the copy (a few slices, reordered,
-with a constant added as a rescaled export would), restores the original and proves it bit-exact by hash. It also
-shows pydicom's single real CT and MR slices being refused: each is too small to carry a watermark that a leak check
-could trust.
+Watermarks a real MR volume (nibabel's example fMRI run, 24 slices of 96x128) for three data scientists, "leaks" one
+copy (five slices, reordered, with a constant added as a rescaled export would add), checks the leaked part and names
+the right recipient, checks the original (no watermark), verifies the ledger, and restores the original from a
+watermarked copy, bit-exact. It also shows pydicom's single real CT and MR slices being refused: each is too small to
+carry a watermark that a leak check could trust.
 """
 
 from __future__ import annotations
@@ -14,17 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from .codec import embed, extract, restore
 from .errors import CapacityError
 from .hashing import volume_hash
-from .statistics import chance_match_probability
-from .watermark import SecretKey, watermark_bits, watermark_message
+from .logic import ParomaWatermarkLogic
+
+RECIPIENTS = ("DS-17", "DS-42", "DS-99")
+LEAKED_BY = "DS-42"
+LEAKED_SLICES = [12, 9, 10, 11, 8]
+LEAK_OFFSET = 1000
 
 
 def sample_mr_volume() -> tuple[np.ndarray, str]:
@@ -48,88 +51,72 @@ def sample_dicom_slices() -> list[tuple[np.ndarray, str]]:
     return slices
 
 
-def run() -> dict:
-    """Run the demonstration and return what happened, step by step."""
+def run(workdir: Path) -> dict:
+    """Run the demonstration in `workdir` (its ledger and key file are created there) and return what happened."""
     volume, source = sample_mr_volume()
-    key = SecretKey.generate()
-    timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    message = watermark_message("P-0001", "DS-42")
-    bits = watermark_bits(message, key, timestamp)
-
+    logic = ParomaWatermarkLogic(ledger=workdir / "ledger.db")
+    copies, records = {}, []
     started = time.perf_counter()
-    original_hash = volume_hash(volume)
-    marked = embed(volume, key, bits)
-    marked_hash = volume_hash(marked.volume)
-    embed_seconds = time.perf_counter() - started
-
-    def read(suspect: np.ndarray, with_key: SecretKey) -> dict:
-        found = extract(suspect, with_key)
-        matched, voted = found.matched_bits(bits), found.voted_bits
-        return {
-            "matched_bits": matched,
-            "voted_bits": voted,
-            "chance_match_probability": chance_match_probability(matched, voted),
-            "slices": list(found.slices),
-        }
-
-    leak_slices = [12, 9, 10, 11, 8]
-    leaked = marked.volume[leak_slices] + np.int16(1000)
-    restored = restore(marked.volume, key, marked.side_info)
-    restored_hash = volume_hash(restored)
-
+    for recipient in RECIPIENTS:
+        copies[recipient], record = logic.watermark(volume, paroma_id="P-0001", recipient=recipient)
+        records.append(
+            {"recipient": recipient, "block": record.index, "watermarked_hash": record.watermarked_hash}
+            | record.embed_summary
+        )
+    seconds = (time.perf_counter() - started) / len(RECIPIENTS)
+    leaked = copies[LEAKED_BY][LEAKED_SLICES] + np.int16(LEAK_OFFSET)
+    restored = logic.restore(copies[RECIPIENTS[0]])
     refusals = []
     for image, name in sample_dicom_slices():
         try:
-            embed(image, key, bits)
+            logic.watermark(image, "P-0002", "DS-17")
             refusals.append({"source": name, "refused": False})
         except CapacityError as error:
             refusals.append({"source": name, "refused": True, "reason": str(error)})
-
     return {
+        "workdir": str(workdir),
         "source": source,
         "shape": list(volume.shape),
         "dtype": str(volume.dtype),
-        "message": message,
-        "timestamp": timestamp,
-        "key_fingerprint": key.fingerprint(),
-        "embed": marked.report.to_dict() | {"seconds_with_both_hashes": embed_seconds},
-        "original_hash": original_hash.volume,
-        "watermarked_hash": marked_hash.volume,
-        "read_right_key": read(marked.volume, key),
-        "read_wrong_key": read(marked.volume, SecretKey.generate()),
-        "read_original": read(volume, key),
-        "leak": {"slices_taken": leak_slices, "offset_added": 1000} | read(leaked, key),
-        "restored_hash": restored_hash.volume,
-        "restored_bit_exact": bool(np.array_equal(restored, volume)) and restored_hash == original_hash,
+        "original_hash": volume_hash(volume).volume,
+        "watermarked": records,
+        "seconds_per_watermark": seconds,
+        "leak": {"recipient": LEAKED_BY, "slices": LEAKED_SLICES, "offset": LEAK_OFFSET},
+        "check_leak": logic.check(leaked).to_dict(),
+        "check_exact_copy": logic.check(copies[RECIPIENTS[2]]).to_dict(),
+        "check_original": logic.check(volume).to_dict(),
+        "restored_from": RECIPIENTS[0],
+        "restored_bit_exact": bool(np.array_equal(restored, volume)),
+        "ledger": logic.verify_ledger().to_dict(),
         "refused": refusals,
     }
 
 
 def describe(result: dict) -> str:
     """The demonstration's result as a short readable report."""
-    e = result["embed"]
-
-    def reading(name: str) -> str:
-        r = result[name]
-        return (
-            f"{r['matched_bits']} of {r['voted_bits']} voted bits match the watermark "
-            f"(chance match {r['chance_match_probability']:.1e}, slices {_ranges(r['slices'])})"
-        )
+    from .detection import Finding
 
     lines = [
         f"Volume: {result['source']}, {'x'.join(map(str, result['shape']))} {result['dtype']}",
-        f"Watermark for {result['message']!r} at {result['timestamp']}, key {result['key_fingerprint']}",
-        f"  embedded: {e['carriers']} carrier blocks, {e['distinct_bits']}/256 distinct bits, "
-        f"{e['voxels_changed']} voxels changed by at most {e['max_change']}, PSNR {e['psnr_db']:.1f} dB, "
-        f"side information {e['side_info_bytes']} bytes, {e['seconds_with_both_hashes'] * 1e3:.0f} ms with both hashes",
-        f"  original hash    {result['original_hash']}",
-        f"  watermarked hash {result['watermarked_hash']}",
-        f"Read with the right key:   {reading('read_right_key')}",
-        f"Read with a wrong key:     {reading('read_wrong_key')}",
-        f"Read the original:         {reading('read_original')}",
-        f"Leak of slices {result['leak']['slices_taken']} reordered, +{result['leak']['offset_added']} added: "
-        f"{reading('leak')}",
-        f"Restored with the key: {'bit-exact, hash matches the original' if result['restored_bit_exact'] else 'MISMATCH'}",
+        f"Ledger: {result['workdir']}/ledger.db (master key in ledger.db.key, owner-only)",
+    ]
+    for r in result["watermarked"]:
+        lines.append(
+            f"  block {r['block']}: watermarked for {r['recipient']}: {r['carriers']} carriers, "
+            f"{r['distinct_bits']}/256 bits, {r['voxels_changed']} voxels changed by at most {r['max_change']}, "
+            f"PSNR {float(r['psnr_db']):.1f} dB"
+        )
+    lines.append(f"  {result['seconds_per_watermark'] * 1e3:.0f} ms per copy, hashes and ledger record included")
+    leak = result["leak"]
+    lines += [
+        f"Leak: {leak['recipient']}'s copy, slices {leak['slices']} in that order, +{leak['offset']} on every voxel",
+        f"  check the leaked part:  {Finding(**_finding(result['check_leak'])).summary()}",
+        f"  check an exact copy:    {Finding(**_finding(result['check_exact_copy'])).summary()}",
+        f"  check the original:     {Finding(**_finding(result['check_original'])).summary()}",
+        f"Restore from {result['restored_from']}'s copy: "
+        + ("bit-exact, matches the original's recorded hash" if result["restored_bit_exact"] else "MISMATCH"),
+        f"Ledger: {'intact' if result['ledger']['ok'] else 'BROKEN: ' + result['ledger']['reason']}, "
+        f"{result['ledger']['blocks']} blocks (genesis, watermarks, checks, restoration)",
     ]
     for refusal in result["refused"]:
         verdict = f"refused: {refusal['reason']}" if refusal["refused"] else "accepted"
@@ -137,19 +124,21 @@ def describe(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _ranges(indices: list[int]) -> str:
-    if not indices:
-        return "none"
-    return f"{len(indices)}: {indices[0]}..{indices[-1]}" if len(indices) > 3 else ", ".join(map(str, indices))
+def _finding(data: dict) -> dict:
+    return data | {"slices": tuple(data["slices"])}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ParomaWatermarkLib.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="folder for the demo's ledger (default: a new temporary folder)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
-    result = run()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="paroma-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = run(workdir)
     print(json.dumps(result, indent=2) if args.json else describe(result))
-    return 0 if result["restored_bit_exact"] and result["read_right_key"]["matched_bits"] > 0 else 1
+    traced = result["check_leak"]["recipient"] == LEAKED_BY and not result["check_original"]["detected"]
+    return 0 if traced and result["restored_bit_exact"] and result["ledger"]["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,6 +92,20 @@ class LocalLedger:
             block = Block.create(index + 1, previous, kind, payload)
             self._insert(db, block, blob, request_id)
             return block
+
+    def append_many(self, entries: Iterable[tuple[str, dict, Sequence[str] | None]]) -> list[Block]:
+        """Add several (kind, payload, slice hashes) blocks in one transaction: all of them, or none."""
+        added = []
+        with self._write() as db:
+            index, previous = db.execute("SELECT idx, hash FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
+            for kind, payload, slice_hashes in entries:
+                index += 1
+                block = Block.create(index, previous, kind, payload)
+                blob = None if slice_hashes is None else b"".join(bytes.fromhex(h) for h in slice_hashes)
+                self._insert(db, block, blob, None)
+                added.append(block)
+                previous = block.hash
+        return added
 
     def _insert(self, db: sqlite3.Connection, block: Block, blob: bytes | None, request_id: str | None) -> None:
         columns = index_columns(block)
