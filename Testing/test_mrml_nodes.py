@@ -31,6 +31,7 @@ def test_watermark_and_restore_give_new_nodes_with_the_same_geometry(tmp_path, s
     marked, record = logic.watermark(node, paroma_id="P-0001", recipient="DS-42")
     assert marked.GetName() == "MR head [watermarked: DS-42]" and marked.GetScene() is scene
     assert marked.GetSpacing() == node.GetSpacing() and marked.GetOrigin() == node.GetOrigin()
+    assert _directions(marked) == _directions(node) == [[-1, 0, 0], [0, -1, 0], [0, 0, 1]]
     assert record.block.payload["geometry"]["spacing"] == ["0.9", "0.8", "3.5"]
     assert record.block.payload["source"] == "MR head"
     assert np.abs(slicer.util.arrayFromVolume(marked).astype(int) - volume).max() == 1
@@ -78,3 +79,11 @@ def test_label_maps_vectors_and_segmentations_are_refused(tmp_path, scene_and_no
     with pytest.raises(VolumeError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         logic.watermark(node, "P", "D")
     assert len(logic.ledger) == 1
+
+
+def _directions(node) -> list[list[float]]:
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    node.GetIJKToRASDirectionMatrix(matrix)
+    return [[matrix.GetElement(r, c) for c in range(3)] for r in range(3)]

@@ -19,7 +19,6 @@ import numpy as np
 from .codec import read_blocks
 from .errors import VolumeError
 from .hashing import VolumeHash, volume_hash
-from .ledger.blocks import Block
 from .ledger.records import WatermarkRecord
 from .slicewise import Progress
 from .statistics import DEFAULT_FALSE_MATCH_BOUND, chance_match_probability, log_tail_table
@@ -118,26 +117,24 @@ def check_volume(
     extraction = read_blocks(stack, stride=record.stride, workers=workers).extract(key)
     agree, disagree = extraction.slice_agreement(record.watermark)
     slices = tuple(int(i) for i in np.flatnonzero(agree > disagree))
-    return Finding(
-        detected=True,
-        method=WATERMARK,
-        block=record.index,
-        paroma_id=record.paroma_id,
-        recipient=record.recipient,
+    return _traced(
+        record,
+        WATERMARK,
+        slices,
+        hashes,
         matched_bits=matched,
         voted_bits=voted,
         false_match_probability=probability,
-        slices=slices,
         candidates=len(records),
         bound=bound,
-        suspect_hash=hashes.volume,
     )
 
 
 def _by_hash(ledger, suspect: np.ndarray, hashes: VolumeHash) -> Finding | None:
     exact = ledger.find_volume(hashes.volume)
     if exact:
-        return _hash_finding(exact[0], tuple(range(1 if suspect.ndim == 2 else suspect.shape[0])), hashes)
+        slices = tuple(range(1 if suspect.ndim == 2 else suspect.shape[0]))
+        return _traced(WatermarkRecord(exact[0]), HASH, slices, hashes, false_match_probability=0.0)
     matches = ledger.find_slices(hashes.slices)
     if not matches:
         return None
@@ -146,20 +143,21 @@ def _by_hash(ledger, suspect: np.ndarray, hashes: VolumeHash) -> Finding | None:
         for block, _ in places:
             by_block.setdefault(block, []).append(position)
     block = max(by_block, key=lambda b: (len(by_block[b]), -b))
-    return _hash_finding(ledger.block(block), tuple(sorted(by_block[block])), hashes)
+    record = WatermarkRecord(ledger.block(block))
+    return _traced(record, HASH, tuple(sorted(by_block[block])), hashes, false_match_probability=0.0)
 
 
-def _hash_finding(block: Block, slices: tuple[int, ...], hashes: VolumeHash) -> Finding:
-    record = WatermarkRecord(block)
+def _traced(record: WatermarkRecord, method: str, slices: tuple[int, ...], hashes: VolumeHash, **figures) -> Finding:
+    """A positive finding: the copy recorded in `record`, recognised by `method` in the suspect's `slices`."""
     return Finding(
         detected=True,
-        method=HASH,
+        method=method,
         block=record.index,
         paroma_id=record.paroma_id,
         recipient=record.recipient,
-        false_match_probability=0.0,
         slices=slices,
         suspect_hash=hashes.volume,
+        **figures,
     )
 
 
