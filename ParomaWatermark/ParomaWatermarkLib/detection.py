@@ -48,6 +48,8 @@ class Finding:
     """How many watermark blocks were tried by extraction."""
     bound: float = DEFAULT_FALSE_MATCH_BOUND
     suspect_hash: str = ""
+    orientation: str | None = None
+    """How the suspect's slices had to be turned for the watermark to read ('as stored', 'columns flipped', ...)."""
 
     def summary(self) -> str:
         """The answer in plain words."""
@@ -59,14 +61,34 @@ class Finding:
                 f"Leaked copy of {self.paroma_id} given to {self.recipient}, block {self.block}: "
                 f"identical to the recorded copy (slices {where})"
             )
+        turned = "" if self.orientation in (None, AS_STORED) else f", {self.orientation}"
         return (
             f"Leaked copy of {self.paroma_id} given to {self.recipient}, block {self.block}, "
             f"{self.matched_bits} of {self.voted_bits} bits, chance match {_probability(self.false_match_probability)} "
-            f"(found in slices {where})"
+            f"(found in slices {where}{turned})"
         )
 
     def to_dict(self) -> dict:
         return asdict(self) | {"slices": list(self.slices)}
+
+
+def _orientations() -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
+    """The eight in-plane orientations of a stack of slices: as stored first, then flips, then transposes."""
+    found = []
+    for transposed in (False, True):
+        for flip_rows, flip_cols in ((False, False), (True, False), (False, True), (True, True)):
+            parts = [n for n, on in (("transposed", transposed), ("rows flipped", flip_rows), ("columns flipped", flip_cols)) if on]
+
+            def turn(stack, t=transposed, r=flip_rows, c=flip_cols):
+                stack = stack.transpose(0, 2, 1) if t else stack
+                return stack[:, ::-1 if r else 1, ::-1 if c else 1]
+
+            found.append((", ".join(parts) or AS_STORED, turn))
+    return found
+
+
+AS_STORED = "as stored"
+ORIENTATIONS = _orientations()
 
 
 def check_volume(
@@ -75,13 +97,16 @@ def check_volume(
     key_for: Callable[[WatermarkRecord], SecretKey],
     *,
     bound: float = DEFAULT_FALSE_MATCH_BOUND,
+    orientations: bool = True,
     suspect_hash: VolumeHash | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> Finding:
     """Run the leak check of `suspect` (2D or 3D, slices along axis 0) against `ledger`.
 
-    `key_for` opens a record's sealed key; it is only called when no exact copy is found by hash.
+    `key_for` opens a record's sealed key; it is only called when no exact copy is found by hash. With `orientations`,
+    a suspect not traced as stored is tried in the seven other in-plane orientations (flipped, transposed), as format
+    conversions leave them; the bound is then split evenly between the two stages, so it holds over both.
     """
     suspect = _checkable(suspect)
     hashes = suspect_hash or volume_hash(suspect, workers=workers)
@@ -89,18 +114,63 @@ def check_volume(
     if found is not None:
         return found
     stack = suspect if suspect.ndim == 3 else suspect[None]
-    records = [WatermarkRecord(block) for block in ledger.candidates(*stack.shape[1:])]
-    if not records:
-        return Finding(detected=False, bound=bound, suspect_hash=hashes.volume)
-    best: tuple[float, WatermarkRecord, SecretKey, int, int] | None = None
+    stages = [ORIENTATIONS[:1], ORIENTATIONS[1:]] if orientations else [ORIENTATIONS[:1]]
+    keys: dict[int, SecretKey] = {}
+    tried = 0
+    for stage in stages:
+        best, candidates = None, 0
+        for name, turn in stage:
+            oriented = turn(stack)
+            records = [WatermarkRecord(block) for block in ledger.candidates(*oriented.shape[1:])]
+            candidates += len(records)
+            match = _best_match(oriented, records, key_for, keys, progress, workers)
+            if match is not None and (best is None or match[0] < best[0]):
+                best = match + (name, oriented)
+        tried += candidates
+        if best is None:
+            continue
+        _, record, key, matched, voted, name, oriented = best
+        probability = min(1.0, chance_match_probability(matched, voted, candidates) * len(stages))
+        if probability < bound:
+            extraction = read_blocks(oriented, stride=record.stride, workers=workers).extract(key)
+            agree, disagree = extraction.slice_agreement(record.watermark)
+            slices = tuple(int(i) for i in np.flatnonzero(agree > disagree))
+            return _traced(
+                record,
+                WATERMARK,
+                slices,
+                hashes,
+                matched_bits=matched,
+                voted_bits=voted,
+                false_match_probability=probability,
+                candidates=tried,
+                bound=bound,
+                orientation=name,
+            )
+    return Finding(detected=False, candidates=tried, bound=bound, suspect_hash=hashes.volume)
+
+
+def _best_match(
+    stack: np.ndarray,
+    records: list[WatermarkRecord],
+    key_for: Callable[[WatermarkRecord], SecretKey],
+    keys: dict[int, SecretKey],
+    progress: Progress | None,
+    workers: int | None,
+) -> tuple[float, WatermarkRecord, SecretKey, int, int] | None:
+    """The record whose key reads the most improbable agreement from `stack`: (log tail, record, key, matched, voted)."""
+    best = None
     by_stride: dict[int, list[WatermarkRecord]] = {}
     for record in records:
         by_stride.setdefault(record.stride, []).append(record)
     table = log_tail_table()
     for stride, group in by_stride.items():
         readout = read_blocks(stack, stride=stride, progress=progress, workers=workers)
-        keys = [key_for(record) for record in group]
-        votes = np.array([readout.votes(key) for key in keys])
+        for record in group:
+            if record.index not in keys:
+                keys[record.index] = key_for(record)
+        group_keys = [keys[record.index] for record in group]
+        votes = np.array([readout.votes(key) for key in group_keys])
         zeros, ones = votes[:, 0], votes[:, 1]
         majority = np.where(ones > zeros, 1, np.where(zeros > ones, 0, -1))
         voted = np.count_nonzero(majority >= 0, axis=1)
@@ -109,25 +179,8 @@ def check_volume(
         log_tails = table[voted, matched]
         winner = int(np.argmin(log_tails))
         if best is None or log_tails[winner] < best[0]:
-            best = (float(log_tails[winner]), group[winner], keys[winner], int(matched[winner]), int(voted[winner]))
-    _, record, key, matched, voted = best
-    probability = chance_match_probability(matched, voted, len(records))
-    if probability >= bound:
-        return Finding(detected=False, candidates=len(records), bound=bound, suspect_hash=hashes.volume)
-    extraction = read_blocks(stack, stride=record.stride, workers=workers).extract(key)
-    agree, disagree = extraction.slice_agreement(record.watermark)
-    slices = tuple(int(i) for i in np.flatnonzero(agree > disagree))
-    return _traced(
-        record,
-        WATERMARK,
-        slices,
-        hashes,
-        matched_bits=matched,
-        voted_bits=voted,
-        false_match_probability=probability,
-        candidates=len(records),
-        bound=bound,
-    )
+            best = (float(log_tails[winner]), group[winner], group_keys[winner], int(matched[winner]), int(voted[winner]))
+    return best
 
 
 def _by_hash(ledger, suspect: np.ndarray, hashes: VolumeHash) -> Finding | None:
