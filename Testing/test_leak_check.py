@@ -74,7 +74,7 @@ def test_hundreds_of_clean_volumes_against_hundreds_of_blocks_give_no_detection(
             clean = np.full((1, 45, 45), n, np.int16) + (rng.random((1, 45, 45)) < 0.05)
         finding = logic.check(clean)
         detections += finding.detected
-        assert finding.candidates == 200 * 8, "every in-plane orientation is tried"
+        assert (finding.candidates, finding.orientations) == (200, 8), "every in-plane orientation is tried"
     assert detections == 0
 
 

@@ -45,7 +45,9 @@ class Finding:
     slices: tuple[int, ...] = ()
     """The suspect's slices (numbered from 0) where the copy was recognised."""
     candidates: int = 0
-    """How many watermark blocks were tried by extraction."""
+    """How many recorded copies of the suspect's slice size were tried by extraction."""
+    orientations: int = 0
+    """In how many in-plane orientations they were tried."""
     bound: float = DEFAULT_FALSE_MATCH_BOUND
     suspect_hash: str = ""
     orientation: str | None = None
@@ -54,7 +56,12 @@ class Finding:
     def summary(self) -> str:
         """The answer in plain words."""
         if not self.detected:
-            return "No watermark detected" + (f" ({self.candidates} recorded copies of this size tried)" if self.candidates else "")
+            if not self.candidates:
+                return "No watermark detected (no recorded copy has slices of this size)"
+            return (
+                f"No watermark detected ({self.candidates} recorded copies of this size tried, "
+                f"in {self.orientations} orientation{'s' if self.orientations > 1 else ''})"
+            )
         where = _ranges(self.slices)
         if self.method == HASH:
             return (
@@ -116,17 +123,17 @@ def check_volume(
     stack = suspect if suspect.ndim == 3 else suspect[None]
     stages = [ORIENTATIONS[:1], ORIENTATIONS[1:]] if orientations else [ORIENTATIONS[:1]]
     keys: dict[int, SecretKey] = {}
-    tried = 0
+    orientations_tried = 0
     for stage in stages:
         best, candidates = None, 0
         for name, turn in stage:
             oriented = turn(stack)
             records = [WatermarkRecord(block) for block in ledger.candidates(*oriented.shape[1:])]
             candidates += len(records)
+            orientations_tried += bool(records)
             match = _best_match(oriented, records, key_for, keys, progress, workers)
             if match is not None and (best is None or match[0] < best[0]):
                 best = match + (name, oriented)
-        tried += candidates
         if best is None:
             continue
         _, record, key, matched, voted, name, oriented = best
@@ -143,11 +150,14 @@ def check_volume(
                 matched_bits=matched,
                 voted_bits=voted,
                 false_match_probability=probability,
-                candidates=tried,
+                candidates=len(keys),
+                orientations=orientations_tried,
                 bound=bound,
                 orientation=name,
             )
-    return Finding(detected=False, candidates=tried, bound=bound, suspect_hash=hashes.volume)
+    return Finding(
+        detected=False, candidates=len(keys), orientations=orientations_tried, bound=bound, suspect_hash=hashes.volume
+    )
 
 
 def _best_match(

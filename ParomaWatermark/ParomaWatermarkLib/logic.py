@@ -28,6 +28,7 @@ from .ledger.blocks import utc_timestamp
 from .ledger.records import WatermarkRecord, seal_context, watermark_payload
 from .slicewise import Progress
 from .statistics import DEFAULT_FALSE_MATCH_BOUND
+from .volumes.files import VolumeFile, check_target, read_volume, write_volume
 from .volumes.mrml import is_mrml_node, node_array, node_geometry, node_like
 from .watermark import SecretKey, watermark_bits, watermark_message
 
@@ -78,10 +79,17 @@ class ParomaWatermarkLogic:
         value_range: tuple[int, int] | None = None,
         stride: int = codec.DEFAULT_STRIDE,
         progress: Progress | None = None,
+        source: str | None = None,
+        geometry: dict | None = None,
     ):
-        """Watermark a copy of `volume` for `recipient` and record it; returns (watermarked copy, WatermarkRecord)."""
+        """Watermark a copy of `volume` for `recipient` and record it; returns (watermarked copy, WatermarkRecord).
+
+        `source` and `geometry` (spacing, origin, directions) describe an array's origin in the record; a node's own
+        name and geometry are recorded without being given.
+        """
         message = watermark_message(paroma_id, recipient)
-        array, geometry = self._array_and_geometry(volume)
+        array, own_geometry = self._array_and_geometry(volume)
+        geometry = own_geometry or geometry or {}
         phases = _Phases(progress, 3)
         original = volume_hash(array, progress=phases.next(), workers=self.workers)
         key = SecretKey.generate()
@@ -102,7 +110,7 @@ class ParomaWatermarkLogic:
             original=original,
             marked=marked,
             geometry={"shape": list(array.shape), "dtype": array.dtype.newbyteorder("<").str} | geometry,
-            source=volume.GetName() if is_mrml_node(volume) else None,
+            source=volume.GetName() if is_mrml_node(volume) else source,
         )
         record = WatermarkRecord(self.ledger.append(WATERMARK, payload, slice_hashes=marked.slices))
         if is_mrml_node(volume):
@@ -144,6 +152,13 @@ class ParomaWatermarkLogic:
     def restore(self, marked, *, progress: Progress | None = None):
         """The exact original of a watermarked copy, checked against the original's recorded hash."""
         array, _ = self._array_and_geometry(marked)
+        restored, _ = self._restored(array, progress)
+        if is_mrml_node(marked):
+            name = marked.GetName().split(" [watermarked:")[0]
+            return node_like(marked, restored, f"{name} [restored original]")
+        return restored
+
+    def _restored(self, array: np.ndarray, progress: Progress | None) -> tuple[np.ndarray, WatermarkRecord]:
         record = self._record_of(array)
         phases = _Phases(progress, 2)
         restored = codec.restore(
@@ -162,10 +177,45 @@ class ParomaWatermarkLogic:
                 "changed after it was watermarked, so the exact original cannot be recovered from it"
             )
         self.ledger.append(RESTORE, {"block": record.index, "restored_hash": restored_hash.volume, "verified": True})
-        if is_mrml_node(marked):
-            name = marked.GetName().split(" [watermarked:")[0]
-            return node_like(marked, restored, f"{name} [restored original]")
-        return restored
+        return restored, record
+
+    def watermark_file(
+        self, source: str | os.PathLike, target: str | os.PathLike, paroma_id: str, recipient: str, *,
+        progress: Progress | None = None,
+    ) -> tuple[WatermarkRecord, VolumeFile]:
+        """Watermark a volume file (or DICOM series folder) into `target` in the same format; returns the record."""
+        volume = read_volume(source)
+        check_target(target, volume)
+        marked, record = self.watermark(
+            volume.array,
+            paroma_id,
+            recipient,
+            value_range=volume.value_range,
+            progress=progress,
+            source=volume.name,
+            geometry=volume.geometry,
+        )
+        derivation = (
+            f"Reversible watermark ({codec.SCHEME}) for recipient {recipient} of {paroma_id}, "
+            f"ParomaWatermark ledger block {record.index}; the original pixel data can be restored exactly"
+        )
+        write_volume(target, marked, volume, derivation)
+        return record, volume
+
+    def check_file(self, path: str | os.PathLike, *, progress: Progress | None = None) -> Finding:
+        """Whose copy is the volume in this file (or DICOM series folder)?"""
+        return self.check(read_volume(path).array, progress=progress)
+
+    def restore_file(
+        self, source: str | os.PathLike, target: str | os.PathLike, *, progress: Progress | None = None
+    ) -> tuple[WatermarkRecord, VolumeFile]:
+        """Restore the original pixel data of a watermarked file into `target`; returns the record it came from."""
+        volume = read_volume(source)
+        check_target(target, volume)
+        restored, record = self._restored(volume.array, progress)
+        derivation = f"Original pixel data restored from a watermarked copy (ParomaWatermark ledger block {record.index})"
+        write_volume(target, restored, volume, derivation)
+        return record, volume
 
     def verify_ledger(self) -> VerifyReport:
         """Verify every block's hash and link, and the ledger's index."""

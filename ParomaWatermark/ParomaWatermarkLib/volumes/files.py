@@ -101,6 +101,23 @@ def write_volume(path: str | os.PathLike, array: np.ndarray, like: VolumeFile, d
     return _write_itk(path, array, like)
 
 
+def check_target(target: str | os.PathLike, like: VolumeFile) -> None:
+    """Refuse, before any work is done, an output path that is the input or that names another format."""
+    target = Path(target)
+    if target.exists() and target.resolve() == like.path.resolve():
+        raise VolumeError(f"{target} is the input itself: write the copy to another path")
+    if like.path.is_dir():
+        if target.exists() and not target.is_dir():
+            raise VolumeError(f"{like.path} is a DICOM series folder, so its copy is a folder too, but {target} is a file")
+        return
+    try:
+        kind = volume_format(target) if not target.is_dir() else None
+    except VolumeError:
+        kind = None
+    if kind != like.format:
+        raise VolumeError(f"the copy of a {like.format} file is written as {like.format}: give {target} a matching extension")
+
+
 def is_dicom_series_folder(path: str | os.PathLike) -> bool:
     """True for a folder whose files are DICOM files of one series."""
     path = Path(path)
