@@ -13,7 +13,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 demo: $(INSTALLED)
-	$(BIN)/python -m ParomaWatermarkLib.demo
+	$(BIN)/paroma-watermark demo
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest

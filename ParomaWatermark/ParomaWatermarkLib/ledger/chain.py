@@ -19,13 +19,15 @@ class VerifyReport:
     blocks: int
     first_bad_block: int | None = None
     reason: str = ""
+    head: str = ""
+    """The hash of the last block: record it elsewhere, and a later check also proves that no block was cut off."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
         if self.ok:
-            return f"ledger intact: {self.blocks} blocks, every hash and link verified"
+            return f"ledger intact: {self.blocks} blocks, every hash and link verified; head {self.head}"
         where = "" if self.first_bad_block is None else f" at block {self.first_bad_block}"
         return f"ledger BROKEN{where}: {self.reason}"
 
@@ -67,7 +69,7 @@ def verify_blocks(stored: Iterable[StoredBlock]) -> VerifyReport:
         count += 1
     if count == 0:
         return VerifyReport(ok=False, blocks=0, first_bad_block=0, reason="the ledger is empty: it has no genesis block")
-    return VerifyReport(ok=True, blocks=count)
+    return VerifyReport(ok=True, blocks=count, head=previous.hash)
 
 
 def _problem(entry: StoredBlock, expected: int, previous: Block | None) -> tuple[int, str] | None:

@@ -252,7 +252,7 @@ class LocalLedger:
                 if report.ok:
                     problem = self._lookup_problem()
                     if problem:
-                        return VerifyReport(ok=False, blocks=report.blocks, first_bad_block=problem[0], reason=problem[1])
+                        return VerifyReport(ok=False, blocks=report.blocks, first_bad_block=problem[0], reason=problem[1], head=report.head)
                 return report
         except sqlite3.DatabaseError as exc:
             return VerifyReport(ok=False, blocks=0, first_bad_block=None, reason=f"the ledger file is damaged: {exc}")
