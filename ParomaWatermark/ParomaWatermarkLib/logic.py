@@ -117,8 +117,11 @@ class ParomaWatermarkLogic:
             return node_like(volume, embedding.volume, f"{volume.GetName()} [watermarked: {recipient}]"), record
         return embedding.volume, record
 
-    def check(self, suspect, *, progress: Progress | None = None) -> Finding:
-        """Whose copy is `suspect`? Records the check in the ledger and returns the Finding."""
+    def check(self, suspect, *, orientations: bool = True, progress: Progress | None = None) -> Finding:
+        """Whose copy is `suspect`? Records the check in the ledger and returns the Finding.
+
+        With `orientations`, a suspect not traced as stored is also tried mirrored and transposed.
+        """
         array, _ = self._array_and_geometry(suspect)
         hashes = volume_hash(array, workers=self.workers)
         finding = check_volume(
@@ -126,6 +129,7 @@ class ParomaWatermarkLogic:
             array,
             self._key_for,
             bound=self.false_match_bound,
+            orientations=orientations,
             suspect_hash=hashes,
             progress=progress,
             workers=self.workers,
