@@ -126,3 +126,9 @@ def test_the_console_script_is_installed_and_runs(workspace):
     assert result.returncode == 1 and result.stdout.startswith("No watermark detected")
     result = subprocess.run(command + ["--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "embed" in result.stdout and "PAROMA_LEDGER" in result.stdout
+
+
+def test_restoring_a_volume_the_ledger_does_not_know_is_an_error(workspace, capsys):
+    code, out, err = run(capsys, "restore", workspace / "scan.nrrd", workspace / "restored.nrrd")
+    assert code == 2 and out == "" and "not a watermarked copy recorded in the ledger" in err
+    assert not (workspace / "restored.nrrd").exists()

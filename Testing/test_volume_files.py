@@ -166,3 +166,13 @@ def test_outputs_that_would_clobber_the_input_or_change_format_are_refused_befor
     with pytest.raises(VolumeError, match="matching extension"):
         logic.watermark_file(tmp_path / "scan.npy", tmp_path / "copy.nrrd", "P", "D")
     assert len(logic.ledger) == 1
+
+
+def test_pydicoms_small_ct_series_is_ordered_by_position_not_file_name():
+    folder = sample("CT_small.dcm").parent / "dicomdirtests" / "98892001" / "CT5N"
+    volume = read_volume(folder)
+    positions = [float(d.ImagePositionPatient[2]) for d in volume.datasets]
+    assert volume.array.shape == (5, 16, 16) and positions == sorted(positions)
+    assert [p.name for p in volume.files] != sorted(p.name for p in volume.files)
+    for plane, dataset in zip(volume.array, volume.datasets):
+        assert np.array_equal(plane, dataset.pixel_array)
