@@ -29,7 +29,7 @@ from .ledger.records import WatermarkRecord, seal_context, watermark_payload
 from .slicewise import Progress
 from .statistics import DEFAULT_FALSE_MATCH_BOUND
 from .volumes.files import VolumeFile, check_target, read_volume, write_volume
-from .volumes.mrml import is_mrml_node, node_array, node_geometry, node_like
+from .volumes.mrml import check_output_node, is_mrml_node, node_array, node_geometry, node_like
 from .watermark import SecretKey, watermark_bits, watermark_message
 
 LEDGER_ENVIRONMENT_VARIABLE = "PAROMA_LEDGER"
@@ -81,14 +81,18 @@ class ParomaWatermarkLogic:
         progress: Progress | None = None,
         source: str | None = None,
         geometry: dict | None = None,
+        output=None,
     ):
         """Watermark a copy of `volume` for `recipient` and record it; returns (watermarked copy, WatermarkRecord).
 
         `source` and `geometry` (spacing, origin, directions) describe an array's origin in the record; a node's own
-        name and geometry are recorded without being given.
+        name and geometry are recorded without being given. For a node, `output` is an existing volume node to fill
+        instead of creating a new one.
         """
         message = watermark_message(paroma_id, recipient)
         array, own_geometry = self._array_and_geometry(volume)
+        if is_mrml_node(volume):
+            check_output_node(volume, output)
         geometry = own_geometry or geometry or {}
         phases = _Phases(progress, 3)
         original = volume_hash(array, progress=phases.next(), workers=self.workers)
@@ -114,7 +118,8 @@ class ParomaWatermarkLogic:
         )
         record = WatermarkRecord(self.ledger.append(WATERMARK, payload, slice_hashes=marked.slices))
         if is_mrml_node(volume):
-            return node_like(volume, embedding.volume, f"{volume.GetName()} [watermarked: {recipient}]"), record
+            name = f"{volume.GetName()} [watermarked: {recipient}]"
+            return node_like(volume, embedding.volume, name, into=output), record
         return embedding.volume, record
 
     def check(self, suspect, *, orientations: bool = True, progress: Progress | None = None) -> Finding:
@@ -153,13 +158,18 @@ class ParomaWatermarkLogic:
         )
         return finding
 
-    def restore(self, marked, *, progress: Progress | None = None):
-        """The exact original of a watermarked copy, checked against the original's recorded hash."""
+    def restore(self, marked, *, progress: Progress | None = None, output=None):
+        """The exact original of a watermarked copy, checked against the original's recorded hash.
+
+        For a node, `output` is an existing volume node to fill instead of creating a new one.
+        """
         array, _ = self._array_and_geometry(marked)
+        if is_mrml_node(marked):
+            check_output_node(marked, output)
         restored, _ = self._restored(array, progress)
         if is_mrml_node(marked):
             name = marked.GetName().split(" [watermarked:")[0]
-            return node_like(marked, restored, f"{name} [restored original]")
+            return node_like(marked, restored, f"{name} [restored original]", into=output)
         return restored
 
     def _restored(self, array: np.ndarray, progress: Progress | None) -> tuple[np.ndarray, WatermarkRecord]:

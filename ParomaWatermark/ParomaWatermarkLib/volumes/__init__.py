@@ -1,5 +1,15 @@
-"""Volumes in and out of the engine: MRML volume nodes (inside Slicer, or with the slicer-core wheel)."""
+"""Volumes in and out of the engine: files (DICOM, NRRD, NIfTI, MetaImage, NumPy) and MRML volume nodes."""
 
-from .mrml import is_mrml_node, node_array, node_geometry, node_like
+from .files import VolumeFile, read_volume, write_volume
+from .mrml import check_output_node, is_mrml_node, node_array, node_geometry, node_like
 
-__all__ = ["is_mrml_node", "node_array", "node_geometry", "node_like"]
+__all__ = [
+    "VolumeFile",
+    "check_output_node",
+    "is_mrml_node",
+    "node_array",
+    "node_geometry",
+    "node_like",
+    "read_volume",
+    "write_volume",
+]

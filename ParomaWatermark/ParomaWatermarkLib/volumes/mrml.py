@@ -56,19 +56,35 @@ def node_geometry(node) -> dict:
     }
 
 
-def node_like(template, array: np.ndarray, name: str):
-    """A new scalar volume node in the template's scene, with its geometry and parent transform, holding `array`."""
+def check_output_node(template, into) -> None:
+    """Refuse an output node that cannot take the result: the input itself, or not a scalar volume."""
+    if into is None:
+        return
+    if into is template:
+        raise VolumeError(f"the output volume cannot be the input volume {template.GetName()}: choose another output")
+    if not into.IsA("vtkMRMLScalarVolumeNode") or into.IsA("vtkMRMLLabelMapVolumeNode"):
+        raise VolumeError(f"the output {into.GetName()} is not a scalar volume: choose a scalar volume or none")
+
+
+def node_like(template, array: np.ndarray, name: str, into=None):
+    """A scalar volume node with the template's geometry and parent transform, holding `array`.
+
+    `into` is an existing scalar volume node to fill (it keeps its name); without it a new node named `name` is added
+    to the template's scene.
+    """
     import slicer.util
 
     scene = template.GetScene()
     if scene is None:
         raise VolumeError(f"{template.GetName()} is not in a scene: add it to the scene first")
-    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", scene.GenerateUniqueName(name))
+    check_output_node(template, into)
+    node = into or scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", scene.GenerateUniqueName(name))
     node.CopyOrientation(template)
     node.SetAndObserveTransformNodeID(template.GetTransformNodeID())
     slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(array))
-    node.CreateDefaultDisplayNodes()
-    source_display, display = template.GetDisplayNode(), node.GetDisplayNode()
-    if source_display is not None and display is not None:
-        display.CopyContent(source_display)
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+        source_display, display = template.GetDisplayNode(), node.GetDisplayNode()
+        if source_display is not None and display is not None:
+            display.CopyContent(source_display)
     return node
