@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test bench bench-full clean
+.PHONY: demo test bench bench-full screenshot clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ bench: $(INSTALLED)
 
 bench-full: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_engine.py --slices 300
+
+screenshot: $(INSTALLED)
+	cd Testing && QT_QPA_PLATFORM=offscreen ../$(BIN)/python panel_scenario.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

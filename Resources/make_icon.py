@@ -1,4 +1,7 @@
-"""Draw the extension icon, Resources/ParomaWatermark.png (128x128 RGBA), from code so it can be regenerated.
+"""Draw the extension and module icon (128x128 RGBA) from code, so that it can be regenerated.
+
+It is written to Resources/ParomaWatermark.png (the extension's) and ParomaWatermark/Resources/Icons/ParomaWatermark.png
+(the module's).
 
     python Resources/make_icon.py
 
@@ -61,10 +64,17 @@ def draw() -> np.ndarray:
     return np.rint(small).astype(np.uint8)
 
 
+TARGETS = (
+    Path(__file__).resolve().parent / "ParomaWatermark.png",
+    Path(__file__).resolve().parents[1] / "ParomaWatermark" / "Resources" / "Icons" / "ParomaWatermark.png",
+)
+
+
 def main() -> None:
-    target = Path(__file__).resolve().parent / "ParomaWatermark.png"
-    sitk.WriteImage(sitk.GetImageFromArray(draw(), isVector=True), str(target))
-    print(f"wrote {target}")
+    image = sitk.GetImageFromArray(draw(), isVector=True)
+    for target in TARGETS:
+        sitk.WriteImage(image, str(target))
+        print(f"wrote {target}")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "ParomaWatermark"
 
 
-def test_module_cmakelists_lists_every_library_script():
-    listed = set(re.findall(r"\$\{MODULE_NAME\}(Lib/[\w/]+\.py)", (MODULE / "CMakeLists.txt").read_text()))
+def test_module_cmakelists_lists_every_script_and_resource():
+    text = (MODULE / "CMakeLists.txt").read_text()
+    listed = set(re.findall(r"\$\{MODULE_NAME\}(Lib/[\w/]+\.py)", text))
     present = {f"Lib/{p.relative_to(MODULE / 'ParomaWatermarkLib').as_posix()}" for p in MODULE.rglob("ParomaWatermarkLib/**/*.py")}
     assert listed == present
+    resources = set(re.findall(r"(Resources/[\w/]+\.\w+)", text.replace("${MODULE_NAME}", "ParomaWatermark")))
+    assert resources == {p.relative_to(MODULE).as_posix() for p in (MODULE / "Resources").rglob("*") if p.is_file()}
+    assert "${MODULE_NAME}.py" in text and "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
 
 
 def test_s4ext_has_every_field_the_extension_index_uses():
@@ -33,6 +37,7 @@ def test_icon_is_128_pixels_and_regenerated_by_its_script():
     spec = importlib.util.spec_from_file_location("make_icon", ROOT / "Resources" / "make_icon.py")
     make_icon = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_icon)
-    committed = sitk.GetArrayFromImage(sitk.ReadImage(str(ROOT / "Resources" / "ParomaWatermark.png")))
-    assert committed.shape == (128, 128, 4)
-    assert np.array_equal(committed, make_icon.draw())
+    for target in make_icon.TARGETS:
+        committed = sitk.GetArrayFromImage(sitk.ReadImage(str(target)))
+        assert committed.shape == (128, 128, 4)
+        assert np.array_equal(committed, make_icon.draw())
