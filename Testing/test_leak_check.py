@@ -61,17 +61,17 @@ def test_every_check_is_recorded_in_the_ledger(traced):
 def test_hundreds_of_clean_volumes_against_hundreds_of_blocks_give_no_detection(tmp_path):
     logic = ParomaWatermarkLogic(ledger=tmp_path / "ledger.db")
     for n in range(200):
-        logic.watermark(smooth_volume(3, 45, 45, seed=n, noise=0.7), f"P-{n}", f"DS-{n % 17}")
+        logic.watermark(smooth_volume(3, 60, 60, seed=n, noise=0.7), f"P-{n}", f"DS-{n % 17}")
     rng = np.random.default_rng(5)
     detections, smallest = 0, 1.0
     for n in range(250):
         kind = n % 3
         if kind == 0:
-            clean = smooth_volume(2, 45, 45, seed=10_000 + n, noise=0.7)
+            clean = smooth_volume(2, 60, 60, seed=10_000 + n, noise=0.7)
         elif kind == 1:
-            clean = rng.integers(0, 3, size=(2, 45, 45)).astype(np.int16)
+            clean = rng.integers(0, 3, size=(2, 60, 60)).astype(np.int16)
         else:
-            clean = np.full((1, 45, 45), n, np.int16) + (rng.random((1, 45, 45)) < 0.05)
+            clean = np.full((1, 60, 60), n, np.int16) + (rng.random((1, 60, 60)) < 0.05)
         finding = logic.check(clean)
         detections += finding.detected
         assert (finding.candidates, finding.orientations) == (200, 8), "every in-plane orientation is tried"
@@ -81,7 +81,7 @@ def test_hundreds_of_clean_volumes_against_hundreds_of_blocks_give_no_detection(
 def test_a_copy_with_few_voted_bits_is_not_declared(tmp_path):
     """A match on too few bits stays below the bound's evidence: the check says so instead of accusing."""
     logic = ParomaWatermarkLogic(ledger=tmp_path / "ledger.db")
-    volume = smooth_volume(8, 45, 45, noise=1.0)
+    volume = smooth_volume(8, 60, 60, noise=1.0)
     marked, record = logic.watermark(volume, "P-1", "DS-1")
     tiny = marked[:1, :9, :9]
     finding = logic.check(tiny)
