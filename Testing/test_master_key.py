@@ -25,7 +25,7 @@ def test_secret_keys_never_sit_in_the_clear_in_the_ledger(tmp_path):
     logic, _, _ = watermarked_ledger(tmp_path)
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("ledger.db*") if not p.name.endswith(".key"))
     for block in logic.ledger.blocks(1):
-        key = logic._key_for(logic.record(block.index))
+        key = logic.ledger.key_for(logic.record(block.index))
         assert key.hex().encode() not in raw and key.raw not in raw
         assert key.fingerprint() == logic.record(block.index).key_fingerprint
 

@@ -129,7 +129,7 @@ def test_choices_live_in_the_parameter_node_and_no_secret_enters_the_scene(panel
     assert "P-0001" in saved and "LedgerPath" in saved
     master_key = panel.widget.logic.library.ledger.master_key.hex()
     record = panel.widget.logic.library.record(1)
-    secret = panel.widget.logic.library._key_for(record).hex()
+    secret = panel.widget.logic.library.ledger.key_for(record).hex()
     assert master_key not in saved and secret not in saved
 
 

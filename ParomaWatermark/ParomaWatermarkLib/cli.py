@@ -14,7 +14,9 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ParomaError
+from .ledger.remote import TOKEN_ENVIRONMENT_VARIABLE
 from .logic import LEDGER_ENVIRONMENT_VARIABLE, ParomaWatermarkLogic
+from .server.tokens import ENVIRONMENT_VARIABLE as TOKENS_ENVIRONMENT_VARIABLE
 from .volumes.files import is_dicom_series_folder
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_ERROR = 0, 1, 2
@@ -56,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     def ledger_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--ledger", type=Path, help=f"ledger file (default: ${LEDGER_ENVIRONMENT_VARIABLE} or the per-user ledger)")
+        sub.add_argument("--ledger", help=f"ledger file or server URL (default: ${LEDGER_ENVIRONMENT_VARIABLE} or the per-user ledger)")
+        sub.add_argument("--token", help=f"bearer token for a ledger server (default: ${TOKEN_ENVIRONMENT_VARIABLE})")
 
     embed = command("embed", "watermark volumes for a recipient and record each copy in the ledger", _embed)
     embed.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
@@ -98,6 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     export = audit("export", "write the whole chain to a JSON file for auditors", _export)
     export.add_argument("file", type=Path, metavar="FILE")
 
+    serve = command("serve", "run the ledger server (HTTP; 127.0.0.1 unless told otherwise)", _serve)
+    serve.add_argument("--ledger", help="the ledger file the server keeps (default: the per-user ledger)")
+    serve.add_argument("--tokens", type=Path, help=f"the tokens file (default: ${TOKENS_ENVIRONMENT_VARIABLE})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--certfile", type=Path, help="TLS certificate (PEM); with --keyfile the server speaks HTTPS")
+    serve.add_argument("--keyfile", type=Path, help="TLS private key (PEM)")
+    serve.add_argument("--max-upload-mb", type=int, default=1024, help="largest volume a leak check accepts (default 1024)")
+
+    token = command("token", "create a bearer token for the ledger server", _token)
+    token.add_argument("action", choices=["add"], help="add: create a token, print it once, store its hash")
+    token.add_argument("--tokens", type=Path, required=True, help="the tokens file (created with owner-only permissions)")
+    token.add_argument("--id", required=True, help="who holds the token, as audit blocks will name them")
+    token.add_argument("--role", required=True, choices=["reader", "writer", "auditor", "custodian"])
+
     demo = command("demo", "the demonstration on a real scan, with its own ledger", _demo)
     demo.add_argument("--workdir", type=Path, help="folder for the demo's files and ledger (default: a new temporary folder)")
     demo.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -105,7 +123,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _logic(args: argparse.Namespace) -> ParomaWatermarkLogic:
-    return ParomaWatermarkLogic(ledger=args.ledger)
+    return ParomaWatermarkLogic(ledger=args.ledger, token=args.token)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .server.app import create_app
+    except ImportError:
+        raise ValueError("the server needs FastAPI and uvicorn: pip install 'paroma-watermark[server]'") from None
+    from .ledger import LocalLedger
+    from .logic import default_ledger_path
+    from .server.tokens import TokenRegistry
+
+    if (args.certfile is None) != (args.keyfile is None):
+        raise ValueError("TLS needs both --certfile and --keyfile")
+    ledger = LocalLedger(args.ledger or default_ledger_path())
+    app = create_app(ledger, TokenRegistry.load(args.tokens), max_upload_bytes=args.max_upload_mb << 20)
+    scheme = "https" if args.certfile else "http"
+    print(f"paroma-watermark: serving {ledger.path} at {scheme}://{args.host}:{args.port} (API description at /docs)",
+          file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                ssl_certfile=args.certfile and str(args.certfile), ssl_keyfile=args.keyfile and str(args.keyfile))
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .server.tokens import add_token
+
+    token = add_token(args.tokens, args.id, args.role)
+    print(token)
+    print(f"paroma-watermark token: {args.role} token for {args.id!r} stored (as a hash) in {args.tokens}; "
+          "this is the only time it is shown", file=sys.stderr)
+    return EXIT_OK
 
 
 def _embed(args: argparse.Namespace) -> int:

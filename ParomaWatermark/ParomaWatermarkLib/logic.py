@@ -23,9 +23,10 @@ from . import codec
 from .detection import Finding, check_volume
 from .errors import NotRecordedError, RestoreError
 from .hashing import volume_hash
-from .ledger import LEAK_CHECK, RESTORE, WATERMARK, LocalLedger, MasterKey, VerifyReport, decimal_text
+from .ledger import KEY_READ, LEAK_CHECK, RESTORE, WATERMARK, LocalLedger, MasterKey, VerifyReport
 from .ledger.blocks import utc_timestamp
-from .ledger.records import WatermarkRecord, seal_context, watermark_payload
+from .ledger.remote import RemoteLedger
+from .ledger.records import WatermarkRecord, leak_check_payload, seal_context, watermark_payload
 from .slicewise import Progress
 from .statistics import DEFAULT_FALSE_MATCH_BOUND
 from .volumes.files import VolumeFile, check_target, read_volume, write_volume
@@ -55,14 +56,17 @@ class ParomaWatermarkLogic:
 
     def __init__(
         self,
-        ledger: str | os.PathLike | LocalLedger | None = None,
+        ledger: str | os.PathLike | LocalLedger | RemoteLedger | None = None,
         *,
+        token: str | None = None,
         master_key: MasterKey | str | None = None,
         false_match_bound: float = DEFAULT_FALSE_MATCH_BOUND,
         workers: int | None = None,
     ) -> None:
-        if isinstance(ledger, LocalLedger):
+        if isinstance(ledger, (LocalLedger, RemoteLedger)):
             self.ledger = ledger
+        elif isinstance(ledger, str) and ledger.startswith(("http://", "https://")):
+            self.ledger = RemoteLedger(ledger, token)
         else:
             self.ledger = LocalLedger(default_ledger_path() if ledger is None else ledger, master_key)
         if not 0 < false_match_bound < 1:
@@ -122,41 +126,38 @@ class ParomaWatermarkLogic:
             return node_like(volume, embedding.volume, name, into=output), record
         return embedding.volume, record
 
-    def check(self, suspect, *, orientations: bool = True, progress: Progress | None = None) -> Finding:
+    def check(
+        self, suspect, *, orientations: bool = True, progress: Progress | None = None, actor: dict | None = None
+    ) -> Finding:
         """Whose copy is `suspect`? Records the check in the ledger and returns the Finding.
 
-        With `orientations`, a suspect not traced as stored is also tried mirrored and transposed.
+        With `orientations`, a suspect not traced as stored is also tried mirrored and transposed. `actor` (who asked,
+        e.g. the server's role and token id) goes into the audit block. With a remote ledger the check runs on the
+        server, where the keys are.
         """
         array, _ = self._array_and_geometry(suspect)
+        if self.ledger.remote:
+            return self.ledger.check(array, orientations=orientations)
         hashes = volume_hash(array, workers=self.workers)
         finding = check_volume(
             self.ledger,
             array,
-            self._key_for,
+            self.ledger.key_for,
             bound=self.false_match_bound,
             orientations=orientations,
             suspect_hash=hashes,
             progress=progress,
             workers=self.workers,
         )
-        probability = finding.false_match_probability
-        self.ledger.append(
-            LEAK_CHECK,
-            {
-                "suspect_hash": hashes.volume,
-                "shape": list(array.shape),
-                "detected": finding.detected,
-                "method": finding.method,
-                "block": finding.block,
-                "matched_bits": finding.matched_bits,
-                "voted_bits": finding.voted_bits,
-                "false_match_probability": None if probability is None else decimal_text(probability),
-                "bound": decimal_text(finding.bound),
-                "candidates": finding.candidates,
-                "slices": len(finding.slices),
-            },
-        )
+        self.ledger.append(LEAK_CHECK, leak_check_payload(finding, array.shape, actor))
         return finding
+
+    def read_key(self, block: int, actor: dict) -> SecretKey:
+        """The secret key of watermark block `block`, for a custodian; the read is recorded in the ledger."""
+        record = self.record(block)
+        key = self.ledger.key_for(record)
+        self.ledger.append(KEY_READ, {"block": block, "key_fingerprint": record.key_fingerprint} | actor)
+        return key
 
     def restore(self, marked, *, progress: Progress | None = None, output=None):
         """The exact original of a watermarked copy, checked against the original's recorded hash.
@@ -177,7 +178,7 @@ class ParomaWatermarkLogic:
         phases = _Phases(progress, 2)
         restored = codec.restore(
             array,
-            self._key_for(record),
+            self.ledger.key_for(record),
             record.side_info,
             stride=record.stride,
             value_range=record.value_range,
@@ -244,18 +245,19 @@ class ParomaWatermarkLogic:
         exact = self.ledger.find_volume(hashes.volume)
         if exact:
             return WatermarkRecord(exact[0])
-        finding = check_volume(
-            self.ledger, array, self._key_for, bound=self.false_match_bound, suspect_hash=hashes, workers=self.workers
-        )
+        if self.ledger.remote:
+            finding = self.ledger.check(array, orientations=True)
+        else:
+            finding = check_volume(
+                self.ledger, array, self.ledger.key_for, bound=self.false_match_bound, suspect_hash=hashes,
+                workers=self.workers,
+            )
         if not finding.detected:
             raise NotRecordedError(
                 "this volume is not a watermarked copy recorded in the ledger: there is nothing to restore "
                 "(check that the right ledger is open)"
             )
         return self.record(finding.block)
-
-    def _key_for(self, record: WatermarkRecord) -> SecretKey:
-        return self.ledger.unseal(record.sealed_key, record.seal_context(self.ledger.ledger_id))
 
     @staticmethod
     def _array_and_geometry(volume) -> tuple[np.ndarray, dict]:

@@ -57,6 +57,9 @@ class LocalLedger:
     ledger (`<ledger>.key`), created with owner-only permissions the first time a key has to be sealed.
     """
 
+    remote = False
+    """Leak checks run where the keys are: here, in this process."""
+
     def __init__(self, path: str | os.PathLike, master_key: MasterKey | str | None = None) -> None:
         self.path = Path(path).expanduser()
         if self.path.is_dir():
@@ -233,6 +236,10 @@ class LocalLedger:
             created.write(key_file_for(self.path))
             self._master_key = MasterKey.from_file(key_file_for(self.path))
         return self.master_key.seal(key, context)
+
+    def key_for(self, record) -> SecretKey:
+        """The secret key of a watermark record, opened with the master key."""
+        return self.unseal(record.sealed_key, record.seal_context(self.ledger_id))
 
     def unseal(self, sealed: dict, context: str) -> SecretKey:
         if self.master_key is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from ..codec import SCHEME, Embedding
 from ..hashing import VolumeHash
 from ..watermark import CARRIER_FRACTION, bits_from_hex, bits_to_hex, watermark_message
 from .blocks import WATERMARK, Block, decimal_text, slice_digest
+
+if TYPE_CHECKING:
+    from ..detection import Finding
 
 
 def seal_context(ledger_id: str, message: str, watermarked_at: str) -> str:
@@ -63,6 +67,45 @@ def watermark_payload(
         },
         "source": source,
     }
+
+
+def leak_check_payload(finding: Finding, shape: tuple[int, ...], actor: dict | None = None) -> dict:
+    """The payload of the audit block every leak check appends: what was checked, the answer, and who asked."""
+    probability = finding.false_match_probability
+    return {
+        "suspect_hash": finding.suspect_hash,
+        "shape": list(shape),
+        "detected": finding.detected,
+        "method": finding.method,
+        "block": finding.block,
+        "matched_bits": finding.matched_bits,
+        "voted_bits": finding.voted_bits,
+        "false_match_probability": None if probability is None else decimal_text(probability),
+        "bound": decimal_text(finding.bound),
+        "candidates": finding.candidates,
+        "orientation": finding.orientation,
+        "slices": len(finding.slices),
+    } | (actor or {})
+
+
+def check_watermark_payload(payload: dict, slice_hashes: list[str]) -> None:
+    """Refuse a watermark payload that a block could not be read back from, or whose slice digest does not match."""
+    record = WatermarkRecord(Block.create(1, "0" * 64, WATERMARK, payload))
+    for name in ("paroma_id", "recipient", "message", "watermarked_at", "dtype", "original_hash", "watermarked_hash"):
+        if not isinstance(getattr(record, name), str):
+            raise ValueError(f"{name} must be text")
+    if record.message != watermark_message(record.paroma_id, record.recipient):
+        raise ValueError("message must be 'ParomaID|DataScientistID'")
+    if record.watermark.size != 256 or not isinstance(record.stride, int) or record.stride < 3:
+        raise ValueError("the watermark must be 64 hexadecimal digits and the stride an integer of at least 3")
+    if not 2 <= len(record.shape) <= 3 or not all(isinstance(n, int) and n > 0 for n in record.shape):
+        raise ValueError("geometry.shape must be 2 or 3 positive integers")
+    if len(slice_hashes) != (1 if len(record.shape) == 2 else record.shape[0]):
+        raise ValueError("there must be one slice hash per slice of the volume")
+    if slice_digest(list(enumerate(slice_hashes))) != payload.get("slice_digest"):
+        raise ValueError("slice_digest does not match the slice hashes sent with it")
+    record.side_info
+    record.value_range
 
 
 @dataclass(frozen=True)
