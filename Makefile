@@ -21,6 +21,7 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_ledger.py
+	$(BIN)/python benchmarks/bench_server.py
 
 bench-full: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_engine.py --slices 300

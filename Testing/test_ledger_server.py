@@ -223,3 +223,22 @@ def test_a_server_killed_mid_load_and_restarted_loses_and_duplicates_nothing(tmp
     for _, index, digest in acknowledged:
         assert ledger.block(index).hash == digest
     assert len(ledger) == 601, "a retried append made a second block"
+
+
+def test_the_command_line_takes_a_server_url_and_token(server, tmp_path, capsys, monkeypatch):
+    import SimpleITK as sitk
+
+    from ParomaWatermarkLib import cli
+
+    sitk.WriteImage(sitk.GetImageFromArray(sample_mr_volume()[0]), str(tmp_path / "scan.nrrd"))
+    common = ["--ledger", server.url]
+    assert cli.main(["embed", str(tmp_path / "scan.nrrd"), str(tmp_path / "copy.nrrd"), "--paroma-id", "P-7",
+                     "--recipient", "DS-7", "--token", server.tokens["writer"]] + common) == 0
+    monkeypatch.setenv("PAROMA_TOKEN", server.tokens["auditor"])
+    assert cli.main(["check", str(tmp_path / "copy.nrrd")] + common) == 0
+    assert "given to DS-7" in capsys.readouterr().out
+    assert cli.main(["ledger", "verify"] + common) == 0
+    assert cli.main(["ledger", "export", str(tmp_path / "x.json")] + common) == 2
+    assert "export the ledger on the server's host" in capsys.readouterr().err
+    assert cli.main(["check", str(tmp_path / "copy.nrrd"), "--token", "wrong"] + common) == 2
+    assert "refused the token" in capsys.readouterr().err
