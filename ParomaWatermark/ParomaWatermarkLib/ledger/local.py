@@ -72,12 +72,33 @@ class LocalLedger:
             self._db = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._execute("PRAGMA journal_mode=WAL")
+            self._execute("PRAGMA synchronous=FULL")
+            self._create_schema()
             self._ensure_genesis()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path} is not a usable ledger file ({exc}); check the path, or restore it from a backup") from None
+
+    # The database: what another SQL store changes
+
+    _database_errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
+
+    def _create_schema(self) -> None:
+        self._db.executescript(_SCHEMA)
+
+    def _execute(self, statement: str, parameters: Sequence = ()):
+        return self._db.execute(statement, parameters)
+
+    def _executemany(self, statement: str, rows: list) -> None:
+        self._db.executemany(statement, rows)
+
+    def _begin_write(self) -> None:
+        """Take the write lock: appenders queue here, so the chain stays linear."""
+        self._execute("BEGIN IMMEDIATE")
+
+    def _key_file(self) -> Path | None:
+        """Where the master key file is created on first use (None: the key must be given or set in the environment)."""
+        return key_file_for(self.path)
 
     # Appending
 
@@ -86,41 +107,41 @@ class LocalLedger:
     ) -> Block:
         """Add a block at the end of the chain and return it; a repeated `request_id` returns the first block instead."""
         blob = None if slice_hashes is None else b"".join(bytes.fromhex(h) for h in slice_hashes)
-        with self._write() as db:
+        with self._write():
             if request_id is not None:
-                row = db.execute("SELECT body FROM blocks WHERE request_id = ?", (request_id,)).fetchone()
+                row = self._execute("SELECT body FROM blocks WHERE request_id = ?", (request_id,)).fetchone()
                 if row:
                     return Block.from_json(row[0])
-            index, previous = db.execute("SELECT idx, hash FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
+            index, previous = self._execute("SELECT idx, hash FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
             block = Block.create(index + 1, previous, kind, payload)
-            self._insert(db, block, blob, request_id)
+            self._insert(block, blob, request_id)
             return block
 
     def append_many(self, entries: Iterable[tuple[str, dict, Sequence[str] | None]]) -> list[Block]:
         """Add several (kind, payload, slice hashes) blocks in one transaction: all of them, or none."""
         added = []
-        with self._write() as db:
-            index, previous = db.execute("SELECT idx, hash FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
+        with self._write():
+            index, previous = self._execute("SELECT idx, hash FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
             for kind, payload, slice_hashes in entries:
                 index += 1
                 block = Block.create(index, previous, kind, payload)
                 blob = None if slice_hashes is None else b"".join(bytes.fromhex(h) for h in slice_hashes)
-                self._insert(db, block, blob, None)
+                self._insert(block, blob, None)
                 added.append(block)
                 previous = block.hash
         return added
 
-    def _insert(self, db: sqlite3.Connection, block: Block, blob: bytes | None, request_id: str | None) -> None:
+    def _insert(self, block: Block, blob: bytes | None, request_id: str | None) -> None:
         columns = index_columns(block)
-        db.execute(
+        self._execute(
             "INSERT INTO blocks (idx, hash, kind, body, volume_hash, rows, cols, request_id) VALUES (?,?,?,?,?,?,?,?)",
             (block.index, block.hash, block.kind, block.to_json(), columns["volume_hash"], columns["rows"],
              columns["cols"], request_id),
         )
         if blob is not None:
-            db.execute("INSERT INTO slice_sets (block, digests) VALUES (?, ?)", (block.index, blob))
+            self._execute("INSERT INTO slice_sets (block, digests) VALUES (?, ?)", (block.index, blob))
             unchanged = set(block.payload.get("unchanged_slices", ()))
-            db.executemany(
+            self._executemany(
                 "INSERT INTO slice_lookup (prefix, block, slice) VALUES (?, ?, ?)",
                 [
                     (_prefix(blob[i : i + SLICE_HASH_BYTES]), block.index, i // SLICE_HASH_BYTES)
@@ -130,31 +151,31 @@ class LocalLedger:
             )
 
     def _ensure_genesis(self) -> None:
-        with self._write() as db:
-            if db.execute("SELECT 1 FROM blocks LIMIT 1").fetchone() is None:
+        with self._write():
+            if self._execute("SELECT 1 FROM blocks LIMIT 1").fetchone() is None:
                 payload = {"format": LEDGER_FORMAT, "ledger_id": uuid.uuid4().hex}
-                self._insert(db, Block.create(0, ZERO_HASH, GENESIS, payload), None, None)
+                self._insert(Block.create(0, ZERO_HASH, GENESIS, payload), None, None)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[None]:
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
+                self._begin_write()
+            except self._database_errors as exc:
                 raise LedgerError(f"the ledger {self.path} is locked by another writer ({exc}); try again") from None
             try:
-                yield self._db
+                yield
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._execute("ROLLBACK")
                 raise
             else:
-                self._db.execute("COMMIT")
+                self._execute("COMMIT")
 
     # Reading
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM blocks").fetchone()[0]
+            return self._execute("SELECT COUNT(*) FROM blocks").fetchone()[0]
 
     @property
     def ledger_id(self) -> str:
@@ -162,20 +183,20 @@ class LocalLedger:
 
     def block(self, index: int) -> Block:
         with self._lock:
-            row = self._db.execute("SELECT body FROM blocks WHERE idx = ?", (index,)).fetchone()
+            row = self._execute("SELECT body FROM blocks WHERE idx = ?", (index,)).fetchone()
         if row is None:
             raise LookupError(f"the ledger has no block {index} (it has {len(self)} blocks, numbered from 0)")
         return Block.from_json(row[0])
 
     def last_block(self) -> Block:
         with self._lock:
-            (body,) = self._db.execute("SELECT body FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
+            (body,) = self._execute("SELECT body FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
         return Block.from_json(body)
 
     def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[Block]:
         """Blocks in order, from `start` up to (not including) `stop`."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._execute(
                 "SELECT body FROM blocks WHERE idx >= ? AND idx < ? ORDER BY idx", (start, stop if stop is not None else 2**62)
             ).fetchall()
         return (Block.from_json(body) for (body,) in rows)
@@ -183,7 +204,7 @@ class LocalLedger:
     def find_volume(self, volume_hash: str) -> list[Block]:
         """Watermark blocks whose watermarked volume has exactly this hash."""
         with self._lock:
-            rows = self._db.execute("SELECT body FROM blocks WHERE volume_hash = ? ORDER BY idx", (volume_hash,)).fetchall()
+            rows = self._execute("SELECT body FROM blocks WHERE volume_hash = ? ORDER BY idx", (volume_hash,)).fetchall()
         return [Block.from_json(body) for (body,) in rows]
 
     def find_slices(self, slice_hashes: Sequence[str]) -> dict[int, list[tuple[int, int]]]:
@@ -196,7 +217,7 @@ class LocalLedger:
         with self._lock:
             for start in range(0, len(prefixes), 500):
                 batch = prefixes[start : start + 500]
-                rows = self._db.execute(
+                rows = self._execute(
                     "SELECT l.prefix, l.block, l.slice, s.digests FROM slice_lookup l JOIN slice_sets s ON s.block = l.block "
                     f"WHERE l.prefix IN ({','.join('?' * len(batch))})",
                     batch,
@@ -211,14 +232,14 @@ class LocalLedger:
     def candidates(self, rows: int, cols: int) -> list[Block]:
         """Watermark blocks whose volumes have slices of rows x cols voxels: the only ones a suspect of that size can match."""
         with self._lock:
-            found = self._db.execute(
+            found = self._execute(
                 "SELECT body FROM blocks WHERE rows = ? AND cols = ? AND kind = ? ORDER BY idx", (rows, cols, WATERMARK)
             ).fetchall()
         return [Block.from_json(body) for (body,) in found]
 
     def watermark_count(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM blocks WHERE kind = ?", (WATERMARK,)).fetchone()[0]
+            return self._execute("SELECT COUNT(*) FROM blocks WHERE kind = ?", (WATERMARK,)).fetchone()[0]
 
     # Keys
 
@@ -226,15 +247,16 @@ class LocalLedger:
     def master_key(self) -> MasterKey | None:
         """The master key in use: given, from PAROMA_LEDGER_KEY, or from the key file beside the ledger."""
         if self._master_key is None:
-            self._master_key = find_master_key(self.path)
+            self._master_key = find_master_key(self._key_file())
         return self._master_key
 
     def seal(self, key: SecretKey, context: str) -> dict:
         """Seal a new watermark key, creating the master key file on first use if there is no master key yet."""
         if self.master_key is None:
-            created = MasterKey.generate()
-            created.write(key_file_for(self.path))
-            self._master_key = MasterKey.from_file(key_file_for(self.path))
+            if self._key_file() is None:
+                raise MasterKeyError("this ledger has no master key: set PAROMA_LEDGER_KEY (64 hexadecimal digits)")
+            MasterKey.generate().write(self._key_file())
+            self._master_key = MasterKey.from_file(self._key_file())
         return self.master_key.seal(key, context)
 
     def key_for(self, record) -> SecretKey:
@@ -244,7 +266,7 @@ class LocalLedger:
     def unseal(self, sealed: dict, context: str) -> SecretKey:
         if self.master_key is None:
             raise MasterKeyError(
-                f"the ledger master key is missing: set PAROMA_LEDGER_KEY or put the key file at {key_file_for(self.path)}; "
+                f"the ledger master key is missing: set PAROMA_LEDGER_KEY or put the key file at {self._key_file()}; "
                 "without it the ledger can be verified and exact copies matched, but watermarks cannot be read or removed"
             )
         return self.master_key.unseal(sealed, context)
@@ -261,11 +283,11 @@ class LocalLedger:
                     if problem:
                         return VerifyReport(ok=False, blocks=report.blocks, first_bad_block=problem[0], reason=problem[1], head=report.head)
                 return report
-        except sqlite3.DatabaseError as exc:
+        except self._database_errors as exc:
             return VerifyReport(ok=False, blocks=0, first_bad_block=None, reason=f"the ledger file is damaged: {exc}")
 
     def _stored(self) -> Iterator[StoredBlock]:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "SELECT b.idx, b.hash, b.kind, b.body, b.volume_hash, b.rows, b.cols, s.digests "
             "FROM blocks b LEFT JOIN slice_sets s ON s.block = b.idx ORDER BY b.idx"
         )
@@ -275,8 +297,8 @@ class LocalLedger:
 
     def _lookup_problem(self) -> tuple[int, str] | None:
         """The slice lookup must hold exactly the recorded, changed slices of every watermark block."""
-        counts = dict(self._db.execute("SELECT block, COUNT(*) FROM slice_lookup GROUP BY block").fetchall())
-        for index, body, blob in self._db.execute(
+        counts = dict(self._execute("SELECT block, COUNT(*) FROM slice_lookup GROUP BY block").fetchall())
+        for index, body, blob in self._execute(
             "SELECT b.idx, b.body, s.digests FROM blocks b JOIN slice_sets s ON s.block = b.idx ORDER BY b.idx"
         ):
             unchanged = json.loads(body)["payload"].get("unchanged_slices", [])
@@ -314,16 +336,16 @@ class LocalLedger:
             raise LedgerIntegrityError(f"not imported, the export does not verify: {report.summary()}")
         partial = target.with_name(target.name + ".importing")
         partial.unlink(missing_ok=True)
-        db = sqlite3.connect(partial, isolation_level=None)
+        importer = cls.__new__(cls)
+        importer._db = sqlite3.connect(partial, isolation_level=None)
         try:
-            db.executescript(_SCHEMA)
-            db.execute("BEGIN")
-            importer = cls.__new__(cls)
+            importer._create_schema()
+            importer._execute("BEGIN")
             for entry in stored:
-                importer._insert(db, Block.from_json(entry.body), entry.slice_hashes, None)
-            db.execute("COMMIT")
+                importer._insert(Block.from_json(entry.body), entry.slice_hashes, None)
+            importer._execute("COMMIT")
         finally:
-            db.close()
+            importer._db.close()
         os.replace(partial, target)
         return cls(target, master_key)
 

@@ -115,13 +115,13 @@ def key_file_for(ledger_path: str | os.PathLike) -> Path:
     return path.with_name(path.name + KEY_FILE_SUFFIX)
 
 
-def find_master_key(ledger_path: str | os.PathLike | None) -> MasterKey | None:
-    """The master key from PAROMA_LEDGER_KEY, else from the key file beside the ledger, else None."""
+def find_master_key(key_file: str | os.PathLike | None) -> MasterKey | None:
+    """The master key from PAROMA_LEDGER_KEY, else from `key_file` if there is one, else None."""
     text = os.environ.get(ENVIRONMENT_VARIABLE)
     if text:
         return MasterKey.from_hex(text, f"the environment variable {ENVIRONMENT_VARIABLE}")
-    if ledger_path is not None and key_file_for(ledger_path).exists():
-        return MasterKey.from_file(key_file_for(ledger_path))
+    if key_file is not None and Path(key_file).exists():
+        return MasterKey.from_file(key_file)
     return None
 
 
