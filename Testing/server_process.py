@@ -25,12 +25,43 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+POSTGRES_VARIABLE = "PAROMA_TEST_POSTGRES"
+STORES = ("sqlite", "postgresql")
+
+
+def postgres_database() -> str:
+    """A new, empty database on the test PostgreSQL server named by PAROMA_TEST_POSTGRES, as a URL."""
+    import psycopg
+
+    base = os.environ[POSTGRES_VARIABLE]
+    name = f"paroma_{secrets.token_hex(6)}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def skip_without(store: str) -> None:
+    """PostgreSQL tests run where PAROMA_TEST_POSTGRES names a server (.ci/run starts one)."""
+    import pytest
+
+    if store == "postgresql" and not os.environ.get(POSTGRES_VARIABLE):
+        pytest.skip(f"no test PostgreSQL server: set {POSTGRES_VARIABLE} (.ci/run starts one)")
+
+
 class ServerProcess:
     """`paroma-watermark serve` in a child process; stop() kills it, start() brings it back on the same port."""
 
-    def __init__(self, folder: Path, max_upload_mb: int = 64) -> None:
+    def __init__(self, folder: Path, max_upload_mb: int = 64, store: str = "sqlite") -> None:
+        from ParomaWatermarkLib.ledger import MasterKey
+
         self.folder = folder
-        self.ledger = folder / "server-ledger.db"
+        self.store_kind = store
+        self.environment = {}
+        if store == "postgresql":
+            self.ledger = postgres_database()
+            self.environment["PAROMA_LEDGER_KEY"] = MasterKey.generate().hex()
+        else:
+            self.ledger = str(folder / "server-ledger.db")
         self.tokens_file = folder / "tokens.json"
         self.tokens = {role: add_token(self.tokens_file, f"{role}-1", role) for role in ROLES}
         self.port = free_port()
@@ -41,6 +72,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
         env.pop("PAROMA_LEDGER_KEY", None)
+        env.update(self.environment)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ParomaWatermarkLib.cli", "serve", "--ledger", str(self.ledger), "--tokens",
              str(self.tokens_file), "--port", str(self.port), "--max-upload-mb", str(self.max_upload_mb)],
@@ -69,6 +101,12 @@ class ServerProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def store(self):
+        """The server's ledger opened directly, as its host's administrator would."""
+        from ParomaWatermarkLib import ParomaWatermarkLogic
+
+        return ParomaWatermarkLogic(ledger=self.ledger).ledger
 
     def headers(self, role: str | None) -> dict:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}

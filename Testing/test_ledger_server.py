@@ -14,16 +14,18 @@ import requests
 
 pytest.importorskip("fastapi", reason="the server needs the 'server' extra")
 
-from server_process import ServerProcess, synthetic_record  # noqa: E402
+from server_process import STORES, ServerProcess, skip_without, synthetic_record  # noqa: E402
 
-from ParomaWatermarkLib import LocalLedger, ParomaWatermarkLogic  # noqa: E402
+from ParomaWatermarkLib import ParomaWatermarkLogic  # noqa: E402
 from ParomaWatermarkLib.demo import sample_mr_volume  # noqa: E402
 from ParomaWatermarkLib.ledger.remote import RemoteLedger, RemoteLedgerError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = ServerProcess(tmp_path_factory.mktemp("server"), max_upload_mb=2).start()
+@pytest.fixture(scope="module", params=STORES)
+def server(request, tmp_path_factory):
+    """A server per store: every test below runs on the SQLite file and on PostgreSQL."""
+    skip_without(request.param)
+    process = ServerProcess(tmp_path_factory.mktemp("server"), max_upload_mb=2, store=request.param).start()
     yield process
     process.stop()
 
@@ -48,7 +50,7 @@ def test_the_whole_flow_over_http(server):
     kinds = [(b.kind, b.payload.get("role"), b.payload.get("token_id")) for b in reader.ledger.blocks()]
     assert ("leak_check", "auditor", "auditor-1") in kinds
     assert ("key_read", "custodian", "custodian-1") in kinds and ("restore", "custodian", "custodian-1") in kinds
-    assert LocalLedger(server.ledger).verify().ok
+    assert server.store().verify().ok
 
 
 def _npy(volume: np.ndarray) -> bytes:
@@ -116,6 +118,7 @@ def test_a_wrong_token_is_refused(server):
 )
 def test_bad_requests_get_a_clear_4xx(server, method, path, kwargs, status, says):
     role = {"/v1/watermarks": "writer", "/v1/restorations": "custodian", "/v1/checks": "auditor"}.get(path.split("?")[0], "custodian")
+    kwargs = dict(kwargs)
     headers = server.headers(role) | kwargs.pop("headers", {})
     response = requests.request(method, server.url + path, headers=headers, timeout=30, **kwargs)
     assert response.status_code == status, response.text
@@ -131,7 +134,7 @@ def test_a_record_that_would_break_the_chain_is_refused(server):
     body["payload"]["embed"]["psnr_db"] = 110.5
     response = requests.post(server.url + "/v1/watermarks", json=body, headers=server.headers("writer"), timeout=10)
     assert response.status_code == 422 and "decimal text" in response.text
-    assert LocalLedger(server.ledger).verify().ok
+    assert server.store().verify().ok
 
 
 def test_a_schema_driven_fuzzer_finds_no_server_error(server):
@@ -154,7 +157,7 @@ def test_a_schema_driven_fuzzer_finds_no_server_error(server):
 
         call()
     assert failures == [], failures
-    assert LocalLedger(server.ledger).verify().ok
+    assert server.store().verify().ok
 
 
 def _append_all(url: str, token: str, bodies: list[dict], acknowledged: list, deadline: float) -> None:
@@ -191,21 +194,25 @@ def _load(server, clients: int, each: int, seconds: float, during=None) -> list:
     return acknowledged
 
 
-def test_eight_clients_appending_500_each_form_one_chain(tmp_path):
-    server = ServerProcess(tmp_path).start()
+@pytest.mark.parametrize("store", STORES)
+def test_eight_clients_appending_500_each_form_one_chain(tmp_path, store):
+    skip_without(store)
+    server = ServerProcess(tmp_path, store=store).start()
     try:
         acknowledged = _load(server, clients=8, each=500, seconds=240)
     finally:
         server.stop()
     assert len(acknowledged) == 4000 and len({a[0] for a in acknowledged}) == 4000
-    ledger = LocalLedger(server.ledger)
+    ledger = server.store()
     report = ledger.verify()
     assert report.ok and report.blocks == 4001
     assert sorted(a[1] for a in acknowledged) == list(range(1, 4001))
 
 
-def test_a_server_killed_mid_load_and_restarted_loses_and_duplicates_nothing(tmp_path):
-    server = ServerProcess(tmp_path).start()
+@pytest.mark.parametrize("store", STORES)
+def test_a_server_killed_mid_load_and_restarted_loses_and_duplicates_nothing(tmp_path, store):
+    skip_without(store)
+    server = ServerProcess(tmp_path, store=store).start()
 
     def kill_and_restart():
         time.sleep(1.5)
@@ -218,7 +225,7 @@ def test_a_server_killed_mid_load_and_restarted_loses_and_duplicates_nothing(tmp
     finally:
         server.stop()
     assert len(acknowledged) == 600
-    ledger = LocalLedger(server.ledger)
+    ledger = server.store()
     assert ledger.verify().ok
     for _, index, digest in acknowledged:
         assert ledger.block(index).hash == digest

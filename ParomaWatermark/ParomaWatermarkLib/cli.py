@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("file", type=Path, metavar="FILE")
 
     serve = command("serve", "run the ledger server (HTTP; 127.0.0.1 unless told otherwise)", _serve)
-    serve.add_argument("--ledger", help="the ledger file the server keeps (default: the per-user ledger)")
+    serve.add_argument("--ledger", help="the ledger file, or a postgresql:// URL, that the server keeps (default: the per-user ledger)")
     serve.add_argument("--tokens", type=Path, help=f"the tokens file (default: ${TOKENS_ENVIRONMENT_VARIABLE})")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
@@ -133,13 +133,13 @@ def _serve(args: argparse.Namespace) -> int:
         from .server.app import create_app
     except ImportError:
         raise ValueError("the server needs FastAPI and uvicorn: pip install 'paroma-watermark[server]'") from None
-    from .ledger import LocalLedger
-    from .logic import default_ledger_path
     from .server.tokens import TokenRegistry
 
     if (args.certfile is None) != (args.keyfile is None):
         raise ValueError("TLS needs both --certfile and --keyfile")
-    ledger = LocalLedger(args.ledger or default_ledger_path())
+    ledger = ParomaWatermarkLogic(ledger=args.ledger).ledger
+    if ledger.remote:
+        raise ValueError("the server keeps a ledger file or a PostgreSQL database, not another server's URL")
     app = create_app(ledger, TokenRegistry.load(args.tokens), max_upload_bytes=args.max_upload_mb << 20)
     scheme = "https" if args.certfile else "http"
     print(f"paroma-watermark: serving {ledger.path} at {scheme}://{args.host}:{args.port} (API description at /docs)",

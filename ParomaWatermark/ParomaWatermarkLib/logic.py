@@ -25,6 +25,7 @@ from .errors import NotRecordedError, RestoreError
 from .hashing import volume_hash
 from .ledger import KEY_READ, LEAK_CHECK, RESTORE, WATERMARK, LocalLedger, MasterKey, VerifyReport
 from .ledger.blocks import utc_timestamp
+from .ledger.postgres import PostgresLedger, is_postgres_url
 from .ledger.remote import RemoteLedger
 from .ledger.records import WatermarkRecord, leak_check_payload, seal_context, watermark_payload
 from .slicewise import Progress
@@ -56,7 +57,7 @@ class ParomaWatermarkLogic:
 
     def __init__(
         self,
-        ledger: str | os.PathLike | LocalLedger | RemoteLedger | None = None,
+        ledger: str | os.PathLike | LocalLedger | PostgresLedger | RemoteLedger | None = None,
         *,
         token: str | None = None,
         master_key: MasterKey | str | None = None,
@@ -67,6 +68,8 @@ class ParomaWatermarkLogic:
             self.ledger = ledger
         elif isinstance(ledger, str) and ledger.startswith(("http://", "https://")):
             self.ledger = RemoteLedger(ledger, token)
+        elif is_postgres_url(ledger):
+            self.ledger = PostgresLedger(ledger, master_key)
         else:
             self.ledger = LocalLedger(default_ledger_path() if ledger is None else ledger, master_key)
         if not 0 < false_match_bound < 1:

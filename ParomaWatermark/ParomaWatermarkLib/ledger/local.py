@@ -223,7 +223,7 @@ class LocalLedger:
                     batch,
                 ).fetchall()
                 for prefix, block, number, digests in rows:
-                    stored = digests[number * SLICE_HASH_BYTES : (number + 1) * SLICE_HASH_BYTES].hex()
+                    stored = bytes(digests[number * SLICE_HASH_BYTES : (number + 1) * SLICE_HASH_BYTES]).hex()
                     for position in wanted[prefix]:
                         if slice_hashes[position] == stored:
                             found.setdefault(position, []).append((block, number))

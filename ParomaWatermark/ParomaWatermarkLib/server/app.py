@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..errors import LedgerError, MasterKeyError, NotRecordedError, ParomaError, VolumeError
 from ..ledger import RESTORE, WATERMARK, LocalLedger
+from ..ledger.postgres import PostgresLedger
 from ..ledger.blocks import Block
 from ..ledger.records import WatermarkRecord, check_watermark_payload, seal_context
 from ..logic import ParomaWatermarkLogic
@@ -72,7 +73,7 @@ def public_block(block: Block) -> dict:
     return data
 
 
-def create_app(ledger: LocalLedger, tokens: TokenRegistry, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(ledger: LocalLedger | PostgresLedger, tokens: TokenRegistry, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> FastAPI:
     """The server's application over `ledger`, answering the holders of `tokens`."""
     logic = ParomaWatermarkLogic(ledger)
     app = FastAPI(
