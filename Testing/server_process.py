@@ -51,7 +51,7 @@ def skip_without(store: str) -> None:
 class ServerProcess:
     """`paroma-watermark serve` in a child process; stop() kills it, start() brings it back on the same port."""
 
-    def __init__(self, folder: Path, max_upload_mb: int = 64, store: str = "sqlite") -> None:
+    def __init__(self, folder: Path, max_upload_mb: int = 64, store: str = "sqlite", tls: tuple | None = None) -> None:
         from ParomaWatermarkLib.ledger import MasterKey
 
         self.folder = folder
@@ -65,7 +65,8 @@ class ServerProcess:
         self.tokens_file = folder / "tokens.json"
         self.tokens = {role: add_token(self.tokens_file, f"{role}-1", role) for role in ROLES}
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.max_upload_mb = max_upload_mb
         self.process: subprocess.Popen | None = None
 
@@ -75,13 +76,15 @@ class ServerProcess:
         env.update(self.environment)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ParomaWatermarkLib.cli", "serve", "--ledger", str(self.ledger), "--tokens",
-             str(self.tokens_file), "--port", str(self.port), "--max-upload-mb", str(self.max_upload_mb)],
+             str(self.tokens_file), "--port", str(self.port), "--max-upload-mb", str(self.max_upload_mb)]
+            + (["--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1])] if self.tls else []),
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/v1/ledger", headers=self.headers("reader"), timeout=1).ok:
+                verify = str(self.tls[0]) if self.tls else True
+                if requests.get(self.url + "/v1/ledger", headers=self.headers("reader"), timeout=1, verify=verify).ok:
                     return self
             except requests.ConnectionError:
                 pass
@@ -98,7 +101,7 @@ class ServerProcess:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(3)
             except subprocess.TimeoutExpired:
                 self.kill()
 

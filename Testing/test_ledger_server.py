@@ -249,3 +249,86 @@ def test_the_command_line_takes_a_server_url_and_token(server, tmp_path, capsys,
     assert "export the ledger on the server's host" in capsys.readouterr().err
     assert cli.main(["check", str(tmp_path / "copy.nrrd"), "--token", "wrong"] + common) == 2
     assert "refused the token" in capsys.readouterr().err
+
+
+def _self_signed_certificate(folder):
+    """A certificate for 127.0.0.1, made here with the cryptography package."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def test_tls_is_served_and_verified_by_default(tmp_path):
+    certificate, key = _self_signed_certificate(tmp_path)
+    server = ServerProcess(tmp_path, tls=(certificate, key)).start()
+    try:
+        trusted = RemoteLedger(server.url, server.tokens["reader"], verify=str(certificate))
+        assert len(trusted) == 1 and trusted.verify().ok
+        trusted.close()
+        with pytest.raises(RemoteLedgerError, match="TLS with .* failed"):
+            len(RemoteLedger(server.url, server.tokens["reader"]))
+    finally:
+        server.stop()
+
+
+def test_an_unreachable_server_is_said_plainly(tmp_path):
+    from server_process import free_port
+
+    ledger = RemoteLedger(f"http://127.0.0.1:{free_port()}", "token", retries=1, timeout=2)
+    with pytest.raises(RemoteLedgerError, match="cannot be reached .* check the URL and that the server is running"):
+        len(ledger)
+    with pytest.raises(RemoteLedgerError, match="a token is needed"):
+        RemoteLedger("http://127.0.0.1:1", None)
+
+
+def test_secret_keys_are_sealed_at_rest_on_the_server(tmp_path):
+    server = ServerProcess(tmp_path).start()
+    try:
+        body = synthetic_record(3)
+        response = requests.post(server.url + "/v1/watermarks", json=body, headers=server.headers("writer"), timeout=10)
+        assert response.status_code == 201
+    finally:
+        server.stop()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("server-ledger.db*") if not p.name.endswith(".key"))
+    assert body["key"].encode() not in stored and bytes.fromhex(body["key"]) not in stored
+    assert (tmp_path / "server-ledger.db.key").stat().st_mode & 0o077 == 0
+
+
+def test_tokens_come_from_a_file_or_the_environment_and_bad_ones_are_refused(tmp_path, monkeypatch):
+    import json
+
+    from ParomaWatermarkLib.server.tokens import TokenConfigError, TokenRegistry, add_token
+
+    token = add_token(tmp_path / "tokens.json", "officer-1", "auditor")
+    assert (tmp_path / "tokens.json").stat().st_mode & 0o077 == 0 and token not in (tmp_path / "tokens.json").read_text()
+    assert TokenRegistry.load(tmp_path / "tokens.json").holder(token).role == "auditor"
+    monkeypatch.setenv("PAROMA_SERVER_TOKENS", (tmp_path / "tokens.json").read_text())
+    assert TokenRegistry.load().holder(token).id == "officer-1" and TokenRegistry.load().holder("x") is None
+    for document, says in (("nope", "must be JSON"), (json.dumps({"tokens": []}), "holds no token"),
+                           (json.dumps({"tokens": [{"id": "a", "role": "king", "sha256": "00" * 32}]}), "role must be")):
+        monkeypatch.setenv("PAROMA_SERVER_TOKENS", document)
+        with pytest.raises(TokenConfigError, match=says):
+            TokenRegistry.load()
+    monkeypatch.delenv("PAROMA_SERVER_TOKENS")
+    with pytest.raises(TokenConfigError, match="no tokens"):
+        TokenRegistry.load()
+    with pytest.raises(TokenConfigError, match="already has a token"):
+        add_token(tmp_path / "tokens.json", "officer-1", "reader")

@@ -57,7 +57,7 @@ class RemoteLedger:
         self.timeout, self.check_timeout, self.retries = timeout, check_timeout, retries
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {token}"
-        self._session.verify = verify
+        self._verify = verify
         self._info: dict | None = None
 
     # Reading
@@ -179,7 +179,9 @@ class RemoteLedger:
         for attempt in range(attempts):
             last = attempt + 1 == attempts
             try:
-                response = self._session.request(method, self.url + path, timeout=timeout or self.timeout, **kwargs)
+                response = self._session.request(
+                    method, self.url + path, timeout=timeout or self.timeout, verify=self._verify, **kwargs
+                )
             except requests.exceptions.SSLError as error:
                 raise RemoteLedgerError(f"TLS with {self.url} failed ({error}); check the server's certificate") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
