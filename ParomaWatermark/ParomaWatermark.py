@@ -86,13 +86,18 @@ class ParomaWatermarkWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             "RestoreInputVolume": self.ui.restoreInputSelector,
             "RestoreOutputVolume": self.ui.restoreOutputSelector,
         }
-        self.lineEdits = {"ParomaID": self.ui.paromaIdLineEdit, "Recipient": self.ui.recipientLineEdit}
+        self.lineEdits = {
+            "ParomaID": self.ui.paromaIdLineEdit,
+            "Recipient": self.ui.recipientLineEdit,
+            "ServerURL": self.ui.serverUrlLineEdit,
+        }
         for selector in self.selectors.values():
             selector.setMRMLScene(slicer.mrmlScene)
             selector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateParameterNodeFromGUI)
         for lineEdit in self.lineEdits.values():
             lineEdit.textChanged.connect(self.updateParameterNodeFromGUI)
         self.ui.ledgerPathLineEdit.connect("currentPathChanged(QString)", self.onLedgerPathChanged)
+        self.ui.tokenLineEdit.textChanged.connect(self.logic.setToken)
 
         self.ui.verifyButton.clicked.connect(self.onVerifyButton)
         self.ui.applyButton.clicked.connect(self.onApplyButton)
@@ -183,8 +188,9 @@ class ParomaWatermarkWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _missing(self, ledger=False, volume=None, ids=False):
         """What an action still needs, in words; empty when it can run."""
         missing = []
-        if ledger and not self._parameterNode.GetParameter("LedgerPath"):
-            missing.append("a ledger file")
+        parameters = self._parameterNode
+        if ledger and not (parameters.GetParameter("LedgerPath") or parameters.GetParameter("ServerURL")):
+            missing.append("a ledger file or server")
         if volume and not self._parameterNode.GetNodeReference(volume):
             missing.append("a volume")
         if ids:
@@ -304,6 +310,7 @@ class ParomaWatermarkLogic(ScriptedLoadableModuleLogic):
     def __init__(self):
         ScriptedLoadableModuleLogic.__init__(self)
         self._library = None
+        self._token = ""
 
     def setDefaultParameters(self, parameterNode):
         if not parameterNode.GetParameter("LedgerPath"):
@@ -317,15 +324,26 @@ class ParomaWatermarkLogic(ScriptedLoadableModuleLogic):
         return os.path.join(folder, "ledger.db")
 
     def ledgerPath(self):
-        return self.getParameterNode().GetParameter("LedgerPath") or self.defaultLedgerPath()
+        """The ledger server's URL if one is set, else the ledger file."""
+        parameters = self.getParameterNode()
+        server = parameters.GetParameter("ServerURL")
+        if server:
+            return server.rstrip("/")
+        return os.path.abspath(os.path.expanduser(parameters.GetParameter("LedgerPath") or self.defaultLedgerPath()))
+
+    def setToken(self, token):
+        """The bearer token for the ledger server: kept in memory only, never in the scene."""
+        if token != self._token:
+            self._token = token
+            self._library = None
 
     @property
     def library(self):
-        """The library's logic on the current ledger file, opened when first needed and when the path changes."""
+        """The library's logic on the current ledger (file or server), opened when first needed and when it changes."""
         _ensurePythonPackages()
-        path = self.ledgerPath()
-        if self._library is None or str(self._library.ledger.path) != os.path.abspath(os.path.expanduser(path)):
-            self._library = LibraryLogic(ledger=os.path.abspath(os.path.expanduser(path)))
+        location = self.ledgerPath()
+        if self._library is None or str(self._library.ledger.path) != location:
+            self._library = LibraryLogic(ledger=location, token=self._token or None)
         return self._library
 
     def ledgerStatus(self, path=None):

@@ -151,3 +151,33 @@ def test_the_screenshot_is_rendered_after_a_leak_is_found(tmp_path):
     assert "given to DS-42" in panel.ui.checkResultLabel.text
     image = sitk.ReadImage(str(render(panel, tmp_path / "panel.png")))
     assert image.GetSize() == (460, 820)
+
+
+def test_the_panel_works_against_a_ledger_server_and_keeps_its_token_out_of_the_scene(panel, tmp_path):
+    pytest.importorskip("fastapi")
+    from server_process import ServerProcess
+
+    folder = tmp_path / "server-side"
+    folder.mkdir()
+    server = ServerProcess(folder).start()
+    try:
+        panel.type_text(panel.ui.serverUrlLineEdit, server.url)
+        panel.type_text(panel.ui.tokenLineEdit, server.tokens["writer"])
+        original = panel.add_volume("MR head", sample_mr_volume()[0])
+        marked = panel.watermark(original, "P-0001", "DS-42")
+        assert "ledger block 1" in panel.ui.watermarkResultLabel.text and panel.stand_in.errors == []
+        panel.type_text(panel.ui.tokenLineEdit, server.tokens["auditor"])
+        assert "given to DS-42, block 1" in panel.check(marked)
+        panel.type_text(panel.ui.tokenLineEdit, server.tokens["reader"])
+        panel.check(original)
+        assert "not allowed" in panel.stand_in.errors[-1] and "another role" in panel.stand_in.errors[-1]
+        assert server.store().verify().ok and len(server.store()) == 3
+        parameters = panel.widget.logic.getParameterNode()
+        assert parameters.GetParameter("ServerURL") == server.url
+        scene = panel.stand_in.scene
+        scene.SetURL(str(tmp_path / "scene.mrml"))
+        scene.Commit()
+        saved = (tmp_path / "scene.mrml").read_text()
+        assert server.url in saved and not any(token in saved for token in server.tokens.values())
+    finally:
+        server.stop()
