@@ -221,15 +221,15 @@ def test_a_server_killed_mid_load_and_restarted_loses_and_duplicates_nothing(tmp
         server.start()
 
     try:
-        acknowledged = _load(server, clients=4, each=150, seconds=240, during=kill_and_restart)
+        acknowledged = _load(server, clients=8, each=500, seconds=300, during=kill_and_restart)
     finally:
         server.stop()
-    assert len(acknowledged) == 600
+    assert len(acknowledged) == 4000
     ledger = server.store()
     assert ledger.verify().ok
     for _, index, digest in acknowledged:
         assert ledger.block(index).hash == digest
-    assert len(ledger) == 601, "a retried append made a second block"
+    assert len(ledger) == 4001, "a retried append made a second block"
 
 
 def test_the_command_line_takes_a_server_url_and_token(server, tmp_path, capsys, monkeypatch):

@@ -1,8 +1,8 @@
 """Benchmark of the ledger server: appends and leak checks per second, with 1 and 8 concurrent clients.
 
-    python benchmarks/bench_server.py
+    python benchmarks/bench_server.py          # PostgreSQL too when PAROMA_TEST_POSTGRES names a server
 
-A real server process on 127.0.0.1 (SQLite store) at a free port; clients are threads with their own HTTP sessions.
+A real server process on 127.0.0.1 at a free port, on each store (SQLite file; PostgreSQL when available); clients are threads with their own HTTP sessions.
 Appends are watermark records of a 64x64x2 volume (the server seals each key, validates the record, and commits
 durably); leak checks send a 24x96x128 int16 MR volume (deflated .npy, about 0.4 MiB) that is not watermarked, against
 a ledger holding 50 records of its size, so every check runs the full extraction path in all 8 orientations.
@@ -12,6 +12,7 @@ Writes the table to benchmarks/results/server.md.
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tempfile
 import threading
@@ -24,7 +25,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Testing"))
 
-from server_process import ServerProcess, synthetic_record  # noqa: E402
+from server_process import POSTGRES_VARIABLE, ServerProcess, synthetic_record  # noqa: E402
 
 from ParomaWatermarkLib import ParomaWatermarkLogic  # noqa: E402
 from ParomaWatermarkLib.demo import sample_mr_volume  # noqa: E402
@@ -55,8 +56,8 @@ def rate(server: ServerProcess, clients: int, per_client: int, request) -> float
     return clients * per_client / elapsed
 
 
-def main() -> None:
-    server = ServerProcess(Path(tempfile.mkdtemp(prefix="paroma-server-bench-")), max_upload_mb=256).start()
+def measure(store: str) -> list[tuple[str, int, float]]:
+    server = ServerProcess(Path(tempfile.mkdtemp(prefix="paroma-server-bench-")), max_upload_mb=256, store=store).start()
     try:
         volume, _ = sample_mr_volume()
         writer = ParomaWatermarkLogic(ledger=server.url, token=server.tokens["writer"])
@@ -74,7 +75,7 @@ def main() -> None:
         def check(session, n):
             return session.post(server.url + "/v1/checks", data=body, headers=auditor_headers, timeout=600)
 
-        rows = [
+        return [
             ("appends", 1, rate(server, 1, 400, append)),
             ("appends", 8, rate(server, 8, 100, append)),
             ("leak checks (not detected, 8 orientations)", 1, rate(server, 1, 24, check)),
@@ -82,13 +83,20 @@ def main() -> None:
         ]
     finally:
         server.stop()
+
+
+def main() -> None:
+    stores = ["sqlite"] + (["postgresql"] if os.environ.get(POSTGRES_VARIABLE) else [])
+    results = {store: measure(store) for store in stores}
     lines = [
-        "Ledger server on 127.0.0.1, SQLite store, 2-core machine (clients share it)",
+        "Ledger server on 127.0.0.1, 2-core machine (the clients run on it too); per second",
         "",
-        "| operation | concurrent clients | per second |",
-        "|---|---:|---:|",
+        "| operation | concurrent clients | " + " | ".join(stores) + " |",
+        "|---|---:|" + "---:|" * len(stores),
     ]
-    lines += [f"| {name} | {clients} | {per_second:.1f} |" for name, clients, per_second in rows]
+    for position, (name, clients, _) in enumerate(results["sqlite"]):
+        figures = " | ".join(f"{results[store][position][2]:.1f}" for store in stores)
+        lines.append(f"| {name} | {clients} | {figures} |")
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)

@@ -171,7 +171,7 @@ def create_app(ledger: LocalLedger | PostgresLedger, tokens: TokenRegistry, max_
         "/v1/checks",
         summary="Leak check of a volume (auditor; recorded)",
         description="The body is the suspect volume as a NumPy .npy file, optionally deflated (Content-Encoding: "
-        "deflate). A 512x512x300 int16 CT is 150 MiB as .npy, typically 40-60% of that deflated.",
+        "deflate). The CT-like benchmark volume of 512x512x300 int16 is 150 MiB as .npy, 67 MiB deflated.",
         openapi_extra={
             "requestBody": {
                 "required": True,
