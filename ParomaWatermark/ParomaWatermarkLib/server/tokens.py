@@ -87,14 +87,17 @@ class TokenRegistry:
 
 
 def add_token(path: str | os.PathLike, token_id: str, role: str) -> str:
-    """Create a token for `token_id` with `role`, store its hash in the tokens file (created 0600), and return it."""
+    """Create a token for `token_id` with `role`, store its hash in the tokens file (created 0600), and return it.
+
+    Tokens start with "pwt_": recognisable in a leaked log, and never taken for a command-line option.
+    """
     if role not in ROLES:
         raise TokenConfigError(f"the role must be one of {', '.join(ROLES)}")
     path = Path(path)
     document = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"tokens": []}
     if any(entry.get("id") == token_id for entry in document["tokens"]):
         raise TokenConfigError(f"{path} already has a token with id {token_id!r}")
-    token = secrets.token_urlsafe(32)
+    token = "pwt_" + secrets.token_urlsafe(32)
     document["tokens"].append({"id": token_id, "role": role, "sha256": hashlib.sha256(token.encode()).hexdigest()})
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
