@@ -16,14 +16,11 @@ import platform
 import time
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 import ParomaWatermarkLib as pw
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
+from results_table import publish
 
 def ct_like_volume(slices: int, size: int = 512, seed: int = 7) -> np.ndarray:
     """A CT-like int16 volume in Hounsfield units: air around an elliptic body with soft tissue, bone and noise."""
@@ -105,10 +102,7 @@ def main() -> None:
         "|---|---:|---:|---:|",
     ]
     lines += [f"| {name} | {ms:.1f} | {ratio:.2f} | {peak:.2f} |" for name, ms, ratio, peak in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"engine-{args.slices}.md").write_text(text)
+    publish(lines, f"engine-{args.slices}")
 
 
 if __name__ == "__main__":

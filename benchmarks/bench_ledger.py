@@ -20,14 +20,12 @@ import time
 from pathlib import Path
 
 from bench_engine import ct_like_volume
+from results_table import publish
 
 from ParomaWatermarkLib import LocalLedger, ParomaWatermarkLogic, SecretKey
 from ParomaWatermarkLib.ledger import LEAK_CHECK, WATERMARK
 from ParomaWatermarkLib.ledger.blocks import slice_digest
 from ParomaWatermarkLib.ledger.records import seal_context
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 def related_records(ledger: LocalLedger, template: dict, count: int, shape: list[int], slices_each: int):
     """`count` watermark payloads like `template`, each with its own key, watermark, hashes and slice hashes."""
@@ -110,10 +108,7 @@ def main() -> None:
         f"Unrelated blocks ({args.big - 1_000:,}) add {extra * 1e3:.1f} ms to the extraction path.",
         f"Durable appends (WAL, synchronous=FULL, one transaction each): {rate:.0f} per second over {count}.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ledger.md").write_text(text)
+    publish(lines, "ledger")
 
 
 if __name__ == "__main__":

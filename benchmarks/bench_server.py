@@ -26,12 +26,10 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Testing"))
 
 from server_process import POSTGRES_VARIABLE, ServerProcess, synthetic_record  # noqa: E402
+from results_table import publish  # noqa: E402
 
 from ParomaWatermarkLib import ParomaWatermarkLogic  # noqa: E402
 from ParomaWatermarkLib.demo import sample_mr_volume  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 def rate(server: ServerProcess, clients: int, per_client: int, request) -> float:
     """Requests per second over all clients, each sending `per_client` requests made by `request(session, n)`."""
@@ -97,10 +95,7 @@ def main() -> None:
     for position, (name, clients, _) in enumerate(results["sqlite"]):
         figures = " | ".join(f"{results[store][position][2]:.1f}" for store in stores)
         lines.append(f"| {name} | {clients} | {figures} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "server.md").write_text(text)
+    publish(lines, "server")
 
 
 if __name__ == "__main__":

@@ -104,8 +104,10 @@ def check_watermark_payload(payload: dict, slice_hashes: list[str]) -> None:
         raise ValueError("there must be one slice hash per slice of the volume")
     if slice_digest(list(enumerate(slice_hashes))) != payload.get("slice_digest"):
         raise ValueError("slice_digest does not match the slice hashes sent with it")
-    record.side_info
-    record.value_range
+    low, high = record.value_range
+    if not (isinstance(low, int) and isinstance(high, int) and low < high):
+        raise ValueError("scheme.value_range must be two integers, low below high")
+    base64.b64decode(payload["side_info"], validate=True)
 
 
 @dataclass(frozen=True)
