@@ -183,7 +183,7 @@ class ParomaWatermarkWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onLedgerPathChanged(self, path):
         if self._parameterNode is not None and not self._updatingGUIFromParameterNode:
             self._parameterNode.SetParameter("LedgerPath", path)
-        self.ui.ledgerStatus.setText(self.logic.ledgerStatus(path) if path else "")
+        self.ui.ledgerStatus.setText(self.logic.ledgerStatus() if path else "")
 
     def _missing(self, ledger=False, volume=None, ids=False):
         """What an action still needs, in words; empty when it can run."""
@@ -346,10 +346,8 @@ class ParomaWatermarkLogic(ScriptedLoadableModuleLogic):
             self._library = LibraryLogic(ledger=location, token=self._token or None)
         return self._library
 
-    def ledgerStatus(self, path=None):
+    def ledgerStatus(self):
         """One line about the ledger: how many blocks, and what the last one was."""
-        if path is not None and path != self.ledgerPath():
-            self.getParameterNode().SetParameter("LedgerPath", path)
         try:
             ledger = self.library.ledger
             last, copies = ledger.last_block(), ledger.watermark_count()

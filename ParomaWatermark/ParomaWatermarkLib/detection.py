@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .codec import read_blocks
+from .codec import BlockReadout, read_blocks
 from .errors import VolumeError
 from .hashing import VolumeHash, volume_hash
 from .ledger.records import WatermarkRecord
@@ -133,13 +133,13 @@ def check_volume(
             orientations_tried += bool(records)
             match = _best_match(oriented, records, key_for, keys, progress, workers)
             if match is not None and (best is None or match[0] < best[0]):
-                best = match + (name, oriented)
+                best = match + (name,)
         if best is None:
             continue
-        _, record, key, matched, voted, name, oriented = best
+        _, record, key, matched, voted, readout, name = best
         probability = min(1.0, chance_match_probability(matched, voted, candidates) * len(stages))
         if probability < bound:
-            extraction = read_blocks(oriented, stride=record.stride, workers=workers).extract(key)
+            extraction = readout.extract(key)
             agree, disagree = extraction.slice_agreement(record.watermark)
             slices = tuple(int(i) for i in np.flatnonzero(agree > disagree))
             return _traced(
@@ -167,8 +167,12 @@ def _best_match(
     keys: dict[int, SecretKey],
     progress: Progress | None,
     workers: int | None,
-) -> tuple[float, WatermarkRecord, SecretKey, int, int] | None:
-    """The record whose key reads the most improbable agreement from `stack`: (log tail, record, key, matched, voted)."""
+) -> tuple[float, WatermarkRecord, SecretKey, int, int, BlockReadout] | None:
+    """The record whose key reads the most improbable agreement from `stack`.
+
+    Returns (log tail, record, key, matched, voted, readout): the readout is kept so that the winner's per-slice votes
+    need no second pass over the volume.
+    """
     best = None
     by_stride: dict[int, list[WatermarkRecord]] = {}
     for record in records:
@@ -189,7 +193,10 @@ def _best_match(
         log_tails = table[voted, matched]
         winner = int(np.argmin(log_tails))
         if best is None or log_tails[winner] < best[0]:
-            best = (float(log_tails[winner]), group[winner], group_keys[winner], int(matched[winner]), int(voted[winner]))
+            best = (
+                float(log_tails[winner]), group[winner], group_keys[winner], int(matched[winner]), int(voted[winner]),
+                readout,
+            )
     return best
 
 
